@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The README's test command. Every behavioural test runs once per selector backend
+# available here (epoll, poll and select on Linux).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --locked

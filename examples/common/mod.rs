@@ -1,0 +1,129 @@
+//! What every example server shares: the command line (`--addr`, `--selector`), the one
+//! `listening on IP:PORT` line, and a clean exit on SIGINT/SIGTERM (Ctrl-C on Windows).
+//!
+//! Each example includes this file with `#[path = "common/mod.rs"] mod common;`.
+
+#![allow(dead_code)] // each example uses its own part
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ioloop::selector::{SelectorKind, Waker};
+
+/// The options every example server takes.
+#[derive(Debug)]
+pub struct Args {
+    /// Where to listen (`--addr`, default `127.0.0.1:0`: a free port, printed at start).
+    pub addr: SocketAddr,
+    /// The selector backend (`--selector`, default `auto`).
+    pub selector: SelectorKind,
+    /// Options this example reads itself (`--name value` pairs).
+    pub extra: Vec<(String, String)>,
+}
+
+impl Args {
+    /// The value of an example-specific option.
+    pub fn extra(&self, name: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Parses the command line; prints the problem and exits with status 2 on bad input.
+/// `extra` lists the example's own `--name` options (each takes a value).
+pub fn parse_args(about: &str, extra: &[&str]) -> Args {
+    match try_parse(std::env::args().skip(1), extra) {
+        Ok(args) => args,
+        Err(message) => {
+            let program = std::env::args().next().unwrap_or_default();
+            eprintln!("{program}: {message}");
+            eprintln!(
+                "usage: {program} [--addr HOST:PORT] [--selector auto|{}]{}",
+                kinds(),
+                extra_usage(extra)
+            );
+            eprintln!("{about}");
+            process::exit(2);
+        }
+    }
+}
+
+fn kinds() -> String {
+    let names: Vec<&str> = SelectorKind::available()
+        .iter()
+        .map(|kind| kind.name())
+        .collect();
+    names.join("|")
+}
+
+fn extra_usage(extra: &[&str]) -> String {
+    extra
+        .iter()
+        .map(|name| format!(" [--{name} VALUE]"))
+        .collect()
+}
+
+fn try_parse(mut argv: impl Iterator<Item = String>, extra: &[&str]) -> Result<Args, String> {
+    let mut args = Args {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        selector: SelectorKind::best(),
+        extra: Vec::new(),
+    };
+    let mut selector = String::from("auto");
+    while let Some(flag) = argv.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err("help requested".into());
+        }
+        let (name, inline) = match flag.split_once('=') {
+            Some((name, value)) => (name.to_string(), Some(value.to_string())),
+            None => (flag.clone(), None),
+        };
+        let Some(name) = name.strip_prefix("--") else {
+            return Err(format!("unexpected argument {flag:?}"));
+        };
+        let value = match inline.or_else(|| argv.next()) {
+            Some(value) => value,
+            None => return Err(format!("--{name} needs a value")),
+        };
+        match name {
+            "addr" => {
+                args.addr = value.parse().map_err(|e| {
+                    format!("--addr {value:?}: {e} (expected IP:PORT, e.g. 127.0.0.1:7000)")
+                })?
+            }
+            "selector" => selector = value,
+            other if extra.contains(&other) => args.extra.push((other.to_string(), value)),
+            other => return Err(format!("unknown option --{other}")),
+        }
+    }
+    args.selector = SelectorKind::choose(&selector).map_err(|e| format!("--selector: {e}"))?;
+    Ok(args)
+}
+
+/// Prints the one line scripts and tests wait for, and flushes it.
+pub fn announce(addr: SocketAddr) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "listening on {addr}");
+    let _ = stdout.flush();
+}
+
+/// Sets the returned flag and wakes the loop when SIGINT or SIGTERM arrives. The handler
+/// runs on a thread of its own (the `ctrlc` crate), so waking the selector there is safe.
+pub fn stop_on_signal(waker: Waker) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let installed = ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        let _ = waker.wake();
+    });
+    if let Err(e) = installed {
+        eprintln!("cannot install the SIGINT/SIGTERM handler: {e}");
+        process::exit(1);
+    }
+    stop
+}

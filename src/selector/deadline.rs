@@ -1,0 +1,129 @@
+//! Timeouts as the selectors promise them: `None` blocks, zero polls, anything else waits at
+//! least that long — rounded up to whole milliseconds where the OS counts in milliseconds,
+//! and waited again if the OS returns early or a signal interrupts the wait.
+
+use std::time::{Duration, Instant};
+
+/// The longest single wait handed to the OS; longer timeouts are waited in pieces, so no
+/// backend sees a value its system call rejects (poll's `int` milliseconds, for one).
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// When a `select` call must return.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    at: Option<Instant>,
+    zero: bool,
+}
+
+impl Deadline {
+    pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
+        match timeout {
+            None => Deadline {
+                at: None,
+                zero: false,
+            },
+            Some(timeout) => Deadline {
+                // A timeout too large for `Instant` is as good as none.
+                at: Instant::now().checked_add(timeout),
+                zero: timeout.is_zero(),
+            },
+        }
+    }
+
+    /// Whether the caller asked for no wait, or the time has run out.
+    pub(crate) fn expired(&self) -> bool {
+        self.zero || self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// How long the next OS wait may last (`None` = block), rounded up to whole
+    /// milliseconds and bounded by [`LONGEST_WAIT`].
+    pub(crate) fn next_wait(&self) -> Option<Duration> {
+        if self.zero {
+            return Some(Duration::ZERO);
+        }
+        let at = self.at?;
+        let left = at.saturating_duration_since(Instant::now());
+        Some(round_up_to_millis(left).min(LONGEST_WAIT))
+    }
+}
+
+/// `d` rounded up to a whole number of milliseconds (Python's `math.ceil(timeout * 1e3)`).
+pub(crate) fn round_up_to_millis(d: Duration) -> Duration {
+    let millis = d.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+}
+
+/// One OS wait of a backend, and its wake-up check: what [`select_until`] drives.
+pub(crate) trait WaitOnce {
+    /// Waits at most `wait` (`None` = block) and appends what is ready to `events`.
+    fn wait_once(
+        &mut self,
+        events: &mut super::Events,
+        wait: Option<Duration>,
+    ) -> std::io::Result<()>;
+
+    /// Consumes a pending wake-up; `true` if there was one.
+    fn acknowledge_wake(&mut self) -> bool;
+}
+
+/// The `select` every backend shares: wait, and wait again after `EINTR`, an early return
+/// or a spurious wake-up, until something is ready, a wake comes or the deadline passes.
+pub(crate) fn select_until<B: WaitOnce>(
+    backend: &mut B,
+    events: &mut super::Events,
+    timeout: Option<Duration>,
+) -> std::io::Result<()> {
+    events.clear();
+    let deadline = Deadline::after(timeout);
+    loop {
+        match backend.wait_once(events, deadline.next_wait()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        let woken = backend.acknowledge_wake();
+        if woken || !events.is_empty() || deadline.expired() {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_goes_up_never_down() {
+        assert_eq!(
+            round_up_to_millis(Duration::from_micros(100)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            round_up_to_millis(Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            round_up_to_millis(Duration::from_nanos(5_000_001)),
+            Duration::from_millis(6)
+        );
+        assert_eq!(round_up_to_millis(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn zero_timeout_is_expired_at_once_and_none_never() {
+        assert!(Deadline::after(Some(Duration::ZERO)).expired());
+        assert_eq!(
+            Deadline::after(Some(Duration::ZERO)).next_wait(),
+            Some(Duration::ZERO)
+        );
+        assert!(!Deadline::after(None).expired());
+        assert_eq!(Deadline::after(None).next_wait(), None);
+        assert_eq!(Deadline::after(Some(Duration::MAX)).next_wait(), None);
+    }
+
+    #[test]
+    fn long_waits_are_cut_into_pieces() {
+        let wait = Deadline::after(Some(Duration::from_secs(10 * 24 * 3600))).next_wait();
+        assert_eq!(wait, Some(LONGEST_WAIT));
+    }
+}

@@ -1,0 +1,245 @@
+//! The native backend: epoll, kqueue, IOCP or event ports, through `polling`.
+//!
+//! `polling` is used in level mode wherever it supports it (everywhere but event ports);
+//! there the backend registers one-shot and re-arms each source after reporting it, so the
+//! caller sees level-triggered behaviour either way. A source parked with
+//! [`Interest::NONE`] is registered one-shot too: epoll reports hang-ups whatever the
+//! interest, and a level-triggered hang-up on a silent source would spin the loop.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polling::{PollMode, Poller};
+
+use super::deadline::{WaitOnce, select_until};
+use super::registrations::Registrations;
+use super::source::borrow_raw;
+use super::waker::WakeReceiver;
+use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+
+/// The OS event buffer starts this large and doubles as registrations grow, up to
+/// [`MAX_BUFFER`]; more ready sources than that are reported over several calls, which
+/// level-triggered polling makes safe (epoll rotates its ready list).
+const MIN_BUFFER: usize = 256;
+const MAX_BUFFER: usize = 65_536;
+
+/// The platform's own selector: epoll (Linux, Android), kqueue (macOS, BSDs), IOCP
+/// (Windows) or event ports (illumos, Solaris), through the `polling` crate.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use ioloop::selector::{Events, Interest, NativeSelector, Selector, Source};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut selector = NativeSelector::new()?;
+/// // SAFETY: `listener` outlives its registration (it is unregistered below).
+/// unsafe { selector.register(listener.raw_source(), 7, Interest::READ)? };
+/// let _client = TcpStream::connect(listener.local_addr()?)?;
+/// let mut events = Events::new();
+/// selector.select(&mut events, Some(Duration::from_secs(5)))?;
+/// assert_eq!(events.iter().next().map(|e| e.key()), Some(7));
+/// selector.unregister(listener.raw_source())?;
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug)]
+pub struct NativeSelector {
+    poller: Arc<Poller>,
+    registrations: Registrations,
+    buffer: polling::Events,
+    level: bool,
+    wake: WakeReceiver,
+}
+
+impl NativeSelector {
+    /// Creates the platform's native selector.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` where `polling` has no native backend of its own; the OS's error if it
+    /// cannot create one (out of descriptors, say).
+    pub fn new() -> io::Result<NativeSelector> {
+        SelectorKind::native()
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "this platform has no native selector",
+                )
+            })?
+            .check_available()?;
+        let poller = Arc::new(Poller::new()?);
+        let level = poller.supports_level();
+        Ok(NativeSelector {
+            wake: WakeReceiver::for_poller(poller.clone()),
+            poller,
+            registrations: Registrations::default(),
+            buffer: polling::Events::with_capacity(NonZeroUsize::new(MIN_BUFFER).unwrap()),
+            level,
+        })
+    }
+
+    fn mode(&self, interest: Interest) -> PollMode {
+        if self.level && !interest.is_none() {
+            PollMode::Level
+        } else {
+            PollMode::Oneshot
+        }
+    }
+
+    /// Grows the OS buffer towards one slot per registration (as Python's epoll selector
+    /// passes `maxevents = len(map)`).
+    fn grow_buffer(&mut self) {
+        let wanted = self
+            .registrations
+            .len()
+            .next_power_of_two()
+            .clamp(MIN_BUFFER, MAX_BUFFER);
+        if wanted > self.buffer.capacity().get() {
+            self.buffer = polling::Events::with_capacity(NonZeroUsize::new(wanted).unwrap());
+        }
+    }
+}
+
+fn polling_event(slot: usize, interest: Interest) -> polling::Event {
+    polling::Event::new(slot, interest.is_readable(), interest.is_writable())
+}
+
+impl Selector for NativeSelector {
+    fn kind(&self) -> SelectorKind {
+        SelectorKind::native().unwrap_or(SelectorKind::Poll)
+    }
+
+    unsafe fn register(
+        &mut self,
+        source: RawSource,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let slot = self.registrations.insert(source, key, interest)?;
+        let mode = self.mode(interest);
+        // SAFETY: the caller promises (this method's contract) that `source` stays open until
+        // it is unregistered, which is what `Poller::add_with_mode` requires.
+        let added = unsafe {
+            self.poller
+                .add_with_mode(source, polling_event(slot, interest), mode)
+        };
+        if let Err(e) = added {
+            self.registrations.remove(slot);
+            return Err(e);
+        }
+        self.grow_buffer();
+        Ok(())
+    }
+
+    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
+        let slot = self.registrations.find(source)?;
+        let registration = self
+            .registrations
+            .get_mut(slot)
+            .expect("slot of a found source");
+        // The OS knows the slot, not the key: a new key alone needs no system call.
+        registration.key = key;
+        if registration.interest == interest {
+            return Ok(());
+        }
+        registration.interest = interest;
+        let mode = self.mode(interest);
+        // SAFETY: `source` is registered, so by `register`'s contract it is still open; the
+        // borrow lasts for this one call.
+        let modified = self.poller.modify_with_mode(
+            unsafe { borrow_raw(source) },
+            polling_event(slot, interest),
+            mode,
+        );
+        if let Err(e) = modified {
+            self.registrations.remove(slot);
+            // SAFETY: as above; the removal's own failure is irrelevant next to `e`.
+            let _ = self.poller.delete(unsafe { borrow_raw(source) });
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
+        let slot = self.registrations.find(source)?;
+        self.registrations.remove(slot);
+        // SAFETY: the number goes to one epoll_ctl/kevent/AFD call, which validates it; a
+        // source closed before unregistering gives an error, swallowed below.
+        if let Err(e) = self.poller.delete(unsafe { borrow_raw(source) }) {
+            log::debug!(target: "ioloop::selector", "unregister of {source:?}: OS removal failed ({e}); ignored");
+        }
+        Ok(())
+    }
+
+    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        select_until(self, events, timeout)
+    }
+
+    fn waker(&self) -> Waker {
+        self.wake.waker()
+    }
+
+    fn len(&self) -> usize {
+        self.registrations.len()
+    }
+}
+
+impl WaitOnce for NativeSelector {
+    fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
+        self.buffer.clear();
+        self.poller.wait(&mut self.buffer, wait)?;
+        self.registrations.start_round();
+        for event in self.buffer.iter() {
+            let slot = event.key;
+            let Some(registration) = self.registrations.get(slot) else {
+                continue;
+            };
+            if !self.level && !registration.interest.is_none() {
+                // Event ports fire once per association: re-arm, so the source stays
+                // level-triggered as the contract says.
+                let (source, interest) = (registration.source, registration.interest);
+                // SAFETY: the source is registered, hence open (register's contract).
+                self.poller.modify_with_mode(
+                    unsafe { borrow_raw(source) },
+                    polling_event(slot, interest),
+                    PollMode::Oneshot,
+                )?;
+            }
+            let raw = Interest::new(event.readable, event.writable);
+            let flags = (
+                event.is_err().unwrap_or(false),
+                event.is_interrupt(),
+                event.is_priority(),
+            );
+            self.registrations.report(events, slot, raw, flags);
+        }
+        Ok(())
+    }
+
+    fn acknowledge_wake(&mut self) -> bool {
+        self.wake.acknowledge()
+    }
+}
+
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "illumos",
+    target_os = "solaris",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+))]
+impl std::os::fd::AsRawFd for NativeSelector {
+    /// The epoll, kqueue or event-port descriptor (Python's `selector.fileno()`), e.g. to
+    /// nest this selector inside another.
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&*self.poller)
+    }
+}

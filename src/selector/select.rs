@@ -1,0 +1,252 @@
+//! The select backend: select(2) on Unix and Winsock `select` on Windows, both through
+//! `rustix`.
+//!
+//! The descriptor sets are sized at run time from the registrations (`rustix`'s
+//! `fd_set_num_elements`): a bit vector as long as the highest descriptor on Unix — so
+//! descriptors above `FD_SETSIZE` work, where C's `FD_SET` would be undefined behaviour —
+//! and a counted array as long as the number of sockets on Windows. A `select` is
+//! O(registered), as select itself is.
+//!
+//! The except set: on Unix it holds the readers, and reports out-of-band data; on Windows it
+//! holds the writers, because Winsock reports a failed non-blocking connect only there
+//! (Python's `SelectSelector` does the same).
+
+use std::io;
+use std::time::Duration;
+
+use rustix::event::{FdSetElement, FdSetIter, Timespec, fd_set_insert, fd_set_num_elements};
+
+use super::deadline::{WaitOnce, select_until};
+use super::registrations::Registrations;
+use super::waker::WakeReceiver;
+use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+
+/// Python's `selectors.SelectSelector`: select(2) on Unix, Winsock `select` on Windows.
+///
+/// Unlike C's `fd_set` (and Python, whose `select()` fails for every descriptor once one is
+/// above 1023), this backend handles any descriptor number.
+pub struct SelectSelector {
+    registrations: Registrations,
+    read: Vec<FdSetElement>,
+    write: Vec<FdSetElement>,
+    except: Vec<FdSetElement>,
+    wake: WakeReceiver,
+    wake_source: RawSource,
+}
+
+impl SelectSelector {
+    /// Creates a select selector.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error if the wake-up socket cannot be created.
+    pub fn new() -> io::Result<SelectSelector> {
+        SelectorKind::Select.check_available()?;
+        let wake = WakeReceiver::with_socket()?;
+        let wake_source = wake.source().expect("a socket receiver has a source");
+        Ok(SelectSelector {
+            registrations: Registrations::default(),
+            read: Vec::new(),
+            write: Vec::new(),
+            except: Vec::new(),
+            wake,
+            wake_source,
+        })
+    }
+
+    /// Fills the three sets from the registrations; returns `nfds` (ignored on Windows).
+    fn fill_sets(&mut self) -> i32 {
+        let count = self.registrations.len() + 1;
+        let mut highest = self.wake_source;
+        for (_, registration) in self.registrations.iter() {
+            if !registration.interest.is_none() {
+                highest = highest.max(registration.source);
+            }
+        }
+        #[cfg(unix)]
+        let nfds = highest + 1;
+        #[cfg(windows)]
+        let nfds = {
+            let _ = highest;
+            0
+        };
+        let elements = fd_set_num_elements(count, nfds);
+        for set in [&mut self.read, &mut self.write, &mut self.except] {
+            set.clear();
+            set.resize(elements, FdSetElement::default());
+        }
+        fd_set_insert(&mut self.read, self.wake_source);
+        for (_, registration) in self.registrations.iter() {
+            let (source, interest) = (registration.source, registration.interest);
+            if interest.is_readable() {
+                fd_set_insert(&mut self.read, source);
+                if cfg!(unix) {
+                    fd_set_insert(&mut self.except, source);
+                }
+            }
+            if interest.is_writable() {
+                fd_set_insert(&mut self.write, source);
+                if cfg!(windows) {
+                    fd_set_insert(&mut self.except, source);
+                }
+            }
+        }
+        nfds
+    }
+
+    /// Reports every registered source found in `set`.
+    fn report_set(
+        registrations: &mut Registrations,
+        events: &mut Events,
+        set: &[FdSetElement],
+        what: SetKind,
+    ) {
+        for source in FdSetIter::new(set) {
+            let Ok(slot) = registrations.find(source) else {
+                continue; // the wake-up socket
+            };
+            let (raw, flags) = match what {
+                SetKind::Read => (Interest::READ, (false, false, false)),
+                SetKind::Write => (Interest::WRITE, (false, false, false)),
+                // Unix: urgent data, which a read can fetch. Windows: a failed connect,
+                // which the writer learns of by writing (or from SO_ERROR).
+                SetKind::Except if cfg!(unix) => (Interest::READ, (false, false, true)),
+                SetKind::Except => (Interest::WRITE, (true, false, false)),
+            };
+            registrations.report(events, slot, raw, flags);
+        }
+    }
+
+    /// After `EBADF`: reports every registered descriptor that is no longer open as an error
+    /// for that source alone, so one closed descriptor cannot starve the others.
+    #[cfg(unix)]
+    fn report_closed(&mut self, events: &mut Events) {
+        let closed: Vec<usize> = self
+            .registrations
+            .iter()
+            .filter(|(_, registration)| !registration.interest.is_none())
+            // SAFETY: fcntl(F_GETFD) only validates the number.
+            .filter(|(_, registration)| {
+                rustix::io::fcntl_getfd(unsafe { super::source::borrow_raw(registration.source) })
+                    .is_err()
+            })
+            .map(|(slot, _)| slot)
+            .collect();
+        for slot in closed {
+            self.registrations
+                .report(events, slot, Interest::BOTH, (true, false, false));
+        }
+    }
+}
+
+impl std::fmt::Debug for SelectSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelectSelector")
+            .field("registrations", &self.registrations.len())
+            .field("wake_source", &self.wake_source)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SetKind {
+    Read,
+    Write,
+    Except,
+}
+
+impl Selector for SelectSelector {
+    fn kind(&self) -> SelectorKind {
+        SelectorKind::Select
+    }
+
+    unsafe fn register(
+        &mut self,
+        source: RawSource,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        // select(2) would fail later, for every source at once; refuse a closed descriptor
+        // now instead, as epoll and kqueue do.
+        #[cfg(unix)]
+        // SAFETY: fcntl(F_GETFD) validates the number; the borrow ends with the call.
+        rustix::io::fcntl_getfd(unsafe { super::source::borrow_raw(source) })?;
+        self.registrations.insert(source, key, interest)?;
+        Ok(())
+    }
+
+    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
+        let slot = self.registrations.find(source)?;
+        let registration = self
+            .registrations
+            .get_mut(slot)
+            .expect("slot of a found source");
+        registration.key = key;
+        registration.interest = interest;
+        Ok(())
+    }
+
+    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
+        let slot = self.registrations.find(source)?;
+        self.registrations.remove(slot);
+        Ok(())
+    }
+
+    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        select_until(self, events, timeout)
+    }
+
+    fn waker(&self) -> Waker {
+        self.wake.waker()
+    }
+
+    fn len(&self) -> usize {
+        self.registrations.len()
+    }
+}
+
+impl WaitOnce for SelectSelector {
+    fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
+        let nfds = self.fill_sets();
+        let timespec = wait.map(|wait| Timespec {
+            tv_sec: wait.as_secs() as _,
+            tv_nsec: wait.subsec_nanos() as _,
+        });
+        // SAFETY: every descriptor in the sets is registered and so, by `register`'s
+        // contract, open (the wake-up socket is owned by `self.wake`). A caller who broke
+        // that contract gets EBADF, handled below, not undefined behaviour: the kernel
+        // validates every number.
+        let result = unsafe {
+            rustix::event::select(
+                nfds,
+                Some(&mut self.read),
+                Some(&mut self.write),
+                Some(&mut self.except),
+                timespec.as_ref(),
+            )
+        };
+        self.registrations.start_round();
+        match result {
+            Ok(_) => {}
+            #[cfg(unix)]
+            Err(rustix::io::Errno::BADF) => {
+                self.report_closed(events);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Self::report_set(&mut self.registrations, events, &self.read, SetKind::Read);
+        Self::report_set(&mut self.registrations, events, &self.write, SetKind::Write);
+        Self::report_set(
+            &mut self.registrations,
+            events,
+            &self.except,
+            SetKind::Except,
+        );
+        Ok(())
+    }
+
+    fn acknowledge_wake(&mut self) -> bool {
+        self.wake.acknowledge()
+    }
+}
