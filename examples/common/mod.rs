@@ -62,10 +62,11 @@ fn kinds() -> String {
 }
 
 fn extra_usage(extra: &[&str]) -> String {
-    extra
-        .iter()
-        .map(|name| format!(" [--{name} VALUE]"))
-        .collect()
+    let mut usage = String::new();
+    for name in extra {
+        usage.push_str(&format!(" [--{name} VALUE]"));
+    }
+    usage
 }
 
 fn try_parse(mut argv: impl Iterator<Item = String>, extra: &[&str]) -> Result<Args, String> {

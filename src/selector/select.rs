@@ -63,14 +63,16 @@ impl SelectSelector {
                 highest = highest.max(registration.source);
             }
         }
+        // Unix sizes a bit vector by the highest descriptor; Windows sizes a counted array by
+        // `count` and ignores both numbers.
         #[cfg(unix)]
-        let nfds = highest + 1;
+        let (bound, nfds) = (highest + 1, highest + 1);
         #[cfg(windows)]
-        let nfds = {
+        let (bound, nfds) = {
             let _ = highest;
-            0
+            (0, 0)
         };
-        let elements = fd_set_num_elements(count, nfds);
+        let elements = fd_set_num_elements(count, bound);
         for set in [&mut self.read, &mut self.write, &mut self.except] {
             set.clear();
             set.resize(elements, FdSetElement::default());
