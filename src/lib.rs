@@ -29,4 +29,12 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+mod dispatcher;
+mod event_loop;
+mod io_source;
+pub mod net;
 pub mod selector;
+
+pub use dispatcher::Dispatcher;
+pub use event_loop::{Context, EventLoop, LoopHandle, TimerId, Token};
+pub use io_source::IoSource;

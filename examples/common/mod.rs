@@ -128,3 +128,32 @@ pub fn stop_on_signal(waker: Waker) -> Arc<AtomicBool> {
     }
     stop
 }
+
+/// Runs `on_signal` (on a thread of its own) when SIGINT or SIGTERM arrives.
+pub fn stop_on_signal_with(on_signal: impl Fn() + Send + 'static) {
+    if let Err(e) = ctrlc::set_handler(on_signal) {
+        eprintln!("cannot install the SIGINT/SIGTERM handler: {e}");
+        process::exit(1);
+    }
+}
+
+/// A logger that prints records at `level` and above to stderr (the library only logs;
+/// printing is the program's choice).
+pub fn log_to_stderr(level: log::LevelFilter) {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.level() <= log::max_level()
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                eprintln!("{} {}: {}", record.level(), record.target(), record.args());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(level);
+    }
+}

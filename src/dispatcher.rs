@@ -1,0 +1,134 @@
+//! The [`Dispatcher`] trait: asyncore's `dispatcher` class, as callbacks the
+//! [`EventLoop`](crate::EventLoop) calls when a channel's socket is ready.
+//!
+//! A Python subclass of `asyncore.dispatcher` becomes one `impl Dispatcher`: override the
+//! handlers you need, keep the defaults for the rest. Every callback gets a
+//! [`Context`](crate::Context) for I/O on its own socket and for reaching the loop.
+
+use std::any::Any;
+use std::io;
+
+use socket2::{SockAddr, Socket};
+
+use crate::{Context, TimerId};
+
+/// A channel's behaviour: asyncore's `dispatcher` callbacks, with asyncore's defaults where
+/// they are safe and better ones where they were not.
+///
+/// Differences from asyncore, each on purpose:
+/// - [`writable`](Self::writable) defaults to `false` (asyncore: `True`, which spins the loop
+///   at 100 % CPU in every dispatcher that forgets to override it). The loop watches for
+///   writability by itself while a [`connect`](Context::connect) is in progress.
+/// - Handlers return `io::Result<()>`; an `Err` goes to [`handle_error`](Self::handle_error),
+///   except `WouldBlock` (a spurious wake-up: nothing to do) and the "disconnected" kinds
+///   (`ConnectionReset`, `ConnectionAborted`, `BrokenPipe`, `NotConnected`, `ESHUTDOWN`,
+///   `EBADF`), which go to [`handle_close`](Self::handle_close) as asyncore routes them.
+/// - A panic in a handler is caught, reported to `handle_error` as an error of kind `Other`,
+///   and closes only that channel; the loop and the other channels go on.
+/// - `handle_close` is called at most once per channel, and no callback runs after
+///   [`Context::close`].
+/// - [`readable`](Self::readable) and `writable` are asked only after something that can
+///   change them: a callback of this dispatcher ran, it was reached through
+///   [`Context::get_mut`], or it was woken ([`Context::wake`]). A dispatcher whose answer
+///   depends on state the loop cannot see (an `Rc<RefCell<_>>` shared with others, an
+///   atomic) must call `wake` when that state changes.
+#[allow(unused_variables)] // the defaults ignore most arguments
+pub trait Dispatcher<S: 'static = ()>: 'static {
+    /// Whether the loop should watch for readability. Default: `true`.
+    fn readable(&self) -> bool {
+        true
+    }
+
+    /// Whether the loop should watch for writability. Default: `false` (asyncore: `True`).
+    fn writable(&self) -> bool {
+        false
+    }
+
+    /// The socket has data (or end of file: [`Context::recv`] then returns `Ok(0)` and the
+    /// loop calls `handle_close` after this handler returns).
+    fn handle_read(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled read event", cx.token());
+        Ok(())
+    }
+
+    /// The socket has room to write.
+    fn handle_write(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled write event", cx.token());
+        Ok(())
+    }
+
+    /// A listening socket has a connection waiting. The default accepts one (as asyncore
+    /// does, once per readiness event) and passes it to
+    /// [`handle_accepted`](Self::handle_accepted).
+    fn handle_accept(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        match cx.accept()? {
+            Some((socket, addr)) => self.handle_accepted(cx, socket, addr),
+            None => Ok(()),
+        }
+    }
+
+    /// A connection was accepted (non-blocking already). Spawn a dispatcher for it with
+    /// [`Context::spawn`]; the default drops (closes) it.
+    fn handle_accepted(
+        &mut self,
+        cx: &mut Context<'_, S>,
+        socket: Socket,
+        addr: SockAddr,
+    ) -> io::Result<()> {
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled accepted event; closing the connection", cx.token());
+        Ok(())
+    }
+
+    /// A connection started with [`Context::connect`] is established. Called once, before any
+    /// read or write event of the channel.
+    fn handle_connect(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled connect event", cx.token());
+        Ok(())
+    }
+
+    /// The peer closed the connection, or it broke. Default: close the channel.
+    ///
+    /// Called once per channel. A dispatcher may keep the channel open (to flush a reply
+    /// after the peer's end of file, say); if the connection then reports end of file or a
+    /// disconnection again, the loop closes the channel itself.
+    fn handle_close(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        cx.close();
+        Ok(())
+    }
+
+    /// Out-of-band (urgent) data is waiting, where the platform reports it (epoll, poll and
+    /// select on Unix).
+    fn handle_expt(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled incoming priority event", cx.token());
+        Ok(())
+    }
+
+    /// A timer set with [`Context::call_later`] fired.
+    fn handle_timer(&mut self, cx: &mut Context<'_, S>, timer: TimerId) -> io::Result<()> {
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled timer {timer:?}", cx.token());
+        Ok(())
+    }
+
+    /// A handler returned an error (or panicked). Default: log it with `log::error!` and
+    /// close the channel — only this one.
+    fn handle_error(&mut self, cx: &mut Context<'_, S>, error: io::Error) {
+        log::error!(
+            target: "ioloop::dispatcher",
+            "{:?} (peer {}): {error}; closing the channel",
+            cx.token(),
+            cx.peer_addr().map_or_else(|_| "unknown".to_string(), |a| a.to_string())
+        );
+        cx.close();
+    }
+}
+
+/// The loop stores dispatchers as this, so [`Context::get_mut`] can downcast them.
+pub(crate) trait AnyDispatcher<S: 'static>: Dispatcher<S> {
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<S: 'static, D: Dispatcher<S>> AnyDispatcher<S> for D {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

@@ -1,0 +1,370 @@
+//! [`Context`]: what every callback gets — I/O on its own socket with asyncore's meanings,
+//! and the loop: spawn, connect, reach or close other channels, timers, state, stop.
+
+use std::fmt;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::core::{Core, boxed, is_descriptor_exhaustion, is_disconnect};
+use super::timers::TimerAction;
+use super::{LoopHandle, TimerId, Token};
+use crate::{Dispatcher, IoSource};
+
+/// The token of a loop-level context (a [`LoopHandle::call_soon_threadsafe`] closure), which
+/// serves no channel.
+const NO_CHANNEL: Token = Token {
+    slot: Token::MAX_SLOT,
+    generation: Token::MAX_SLOT,
+};
+
+/// A callback's view of its channel and of the loop.
+///
+/// I/O methods act on the channel's own socket with asyncore's meanings:
+///
+/// | call | result | then |
+/// |---|---|---|
+/// | [`recv`](Self::recv) | `Ok(n > 0)` data | |
+/// | | `Ok(0)` end of file, or the peer reset/aborted | the loop calls `handle_close` after this callback |
+/// | | `Err(WouldBlock)`: nothing now (a spurious wake-up) | returning it with `?` is harmless: the loop ignores it |
+/// | [`send`](Self::send) | `Ok(n)` bytes taken (maybe fewer than offered: keep the rest) | |
+/// | | `Ok(0)` would block | try again on the next `handle_write` |
+/// | | `Ok(0)` after a reset or broken pipe | `handle_close` is called |
+///
+/// Anything else is an `Err` the handler may return to reach `handle_error`.
+pub struct Context<'a, S> {
+    core: &'a mut Core<S>,
+    token: Option<Token>,
+}
+
+impl<'a, S: 'static> Context<'a, S> {
+    pub(crate) fn new(core: &'a mut Core<S>, token: Option<Token>) -> Context<'a, S> {
+        Context { core, token }
+    }
+
+    /// This channel's token (a placeholder that names no channel in a loop-level context).
+    pub fn token(&self) -> Token {
+        self.token.unwrap_or(NO_CHANNEL)
+    }
+
+    /// The loop's shared state.
+    pub fn state(&mut self) -> &mut S {
+        &mut self.core.state
+    }
+
+    fn own(&self) -> io::Result<&IoSource> {
+        self.token
+            .and_then(|token| self.core.channel(token))
+            .and_then(|channel| channel.io.as_ref())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "the channel is closed (or this context has none)",
+                )
+            })
+    }
+
+    fn note_close(&mut self) {
+        if let Some(channel) = self.token.and_then(|token| self.core.channel_mut(token)) {
+            channel.close_pending = true;
+        }
+    }
+
+    /// Reads into `buf`. `Ok(0)` means end of file (or a reset): `handle_close` follows.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when there is nothing to read now (harmless to return from a handler);
+    /// `NotConnected` if the channel is closed; other OS errors as they come.
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.own()?.read(buf) {
+                Ok(0) if !buf.is_empty() => {
+                    self.note_close();
+                    return Ok(0);
+                }
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_disconnect(&e) => {
+                    self.note_close();
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes from `buf`; returns how much was taken, `Ok(0)` if the socket is full (or the
+    /// peer went away: then `handle_close` follows).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if the channel is closed; other OS errors as they come.
+    pub fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.own()?.write(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) if is_disconnect(&e) => {
+                    self.note_close();
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Receives one datagram (UDP or Unix datagram sockets).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when no datagram is waiting; `Unsupported` for a plain descriptor.
+    pub fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
+        let socket = self.own()?.need_socket()?;
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `recv_from` only writes
+        // initialised bytes into the buffer, so `buf` stays fully initialised.
+        let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        socket.recv_from(uninit)
+    }
+
+    /// Sends one datagram to `addr`; `Ok(0)` if the socket buffer is full.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for a plain descriptor; OS errors as they come.
+    pub fn send_to(&mut self, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
+        match self.own()?.need_socket()?.send_to(buf, addr) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        }
+    }
+
+    /// Accepts one connection from this listening channel; `Ok(None)` when none is waiting.
+    /// The accepted socket is non-blocking.
+    ///
+    /// If the process (or system) is out of descriptors, this logs a warning, pauses the
+    /// listener for 100 ms and returns `Ok(None)`: the loop neither spins nor closes the
+    /// listener, as asyncore did.
+    ///
+    /// # Errors
+    ///
+    /// Other OS errors; `Unsupported` for a plain descriptor.
+    pub fn accept(&mut self) -> io::Result<Option<(Socket, SockAddr)>> {
+        match self.own()?.accept() {
+            Ok((socket, addr)) => {
+                socket.set_nonblocking(true)?;
+                Ok(Some((socket, addr)))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) if is_descriptor_exhaustion(&e) => {
+                let token = self.token();
+                log::warn!(target: "ioloop::event_loop", "{token:?}: accept failed ({e}); pausing this listener");
+                self.core.pause_accepting(token);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Shuts down one or both directions of the connection.
+    ///
+    /// # Errors
+    ///
+    /// OS errors; `Unsupported` for a plain descriptor.
+    pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
+        self.own()?.need_socket()?.shutdown(how)
+    }
+
+    /// The peer's address (IP sockets).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` before the connection is up; `Unsupported` for non-IP sources.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.own()?.need_socket()?.peer_addr()?)
+    }
+
+    /// This end's address (IP sockets).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for non-IP sources.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.own()?.need_socket()?.local_addr()?)
+    }
+
+    /// The channel's socket, for options and calls this type does not wrap (`None` for a
+    /// plain descriptor or a closed channel).
+    pub fn socket(&self) -> Option<&Socket> {
+        self.own().ok()?.socket()
+    }
+
+    /// Closes this channel: it is unregistered, its socket closed, and no callback of it
+    /// runs after the current one returns. Idempotent.
+    pub fn close(&mut self) {
+        if let Some(token) = self.token {
+            self.core.close(token);
+        }
+    }
+
+    /// Whether this channel is still open.
+    pub fn is_open(&self) -> bool {
+        self.own().is_ok()
+    }
+
+    /// Whether this channel's [`connect`](Self::connect) is still in progress.
+    pub fn is_connecting(&self) -> bool {
+        self.token
+            .and_then(|token| self.core.channel(token))
+            .is_some_and(|channel| channel.connecting)
+    }
+
+    /// Whether this channel is a listener.
+    pub fn is_accepting(&self) -> bool {
+        self.own().is_ok_and(IoSource::is_listener)
+    }
+
+    /// Whether this channel is an open, established (not listening, not connecting) one.
+    pub fn is_connected(&self) -> bool {
+        self.is_open() && !self.is_accepting() && !self.is_connecting()
+    }
+
+    /// Adds a channel for `io` (made non-blocking) driven by `dispatcher`.
+    ///
+    /// # Errors
+    ///
+    /// The selector's error if it refuses the source (e.g. epoll and a regular file).
+    pub fn spawn<D: Dispatcher<S>>(
+        &mut self,
+        io: impl Into<IoSource>,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        self.core.insert(io.into(), boxed(dispatcher), false)
+    }
+
+    /// Starts a non-blocking TCP connection to `addr` on a new channel driven by
+    /// `dispatcher`, whose `handle_connect` runs once it is established. A refused or failed
+    /// connection reaches its `handle_error` (which closes it by default).
+    ///
+    /// # Errors
+    ///
+    /// Errors the OS reports at once (an unreachable network, out of descriptors).
+    pub fn connect<D: Dispatcher<S>>(
+        &mut self,
+        addr: SocketAddr,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        let socket = start_connect(addr)?;
+        self.core.insert(socket.into(), boxed(dispatcher), true)
+    }
+
+    /// Another channel's dispatcher, if it is open, of type `D` and not the one running.
+    /// Its `readable()`/`writable()` are asked again afterwards.
+    pub fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
+        self.core.dispatcher_mut(token)
+    }
+
+    /// Closes another channel (or this one). Returns whether it was open. Events of it later
+    /// in the same batch are dropped.
+    pub fn close_channel(&mut self, token: Token) -> bool {
+        self.core.close(token)
+    }
+
+    /// Marks a channel's `readable()`/`writable()` as worth asking again (see
+    /// [`Dispatcher`]'s notes on state the loop cannot see).
+    pub fn wake(&mut self, token: Token) {
+        self.core.mark_dirty(token);
+    }
+
+    /// Calls this channel's `handle_timer` once `delay` has passed (never earlier).
+    pub fn call_later(&mut self, delay: Duration) -> TimerId {
+        let token = self.token();
+        self.call_later_for(token, delay)
+    }
+
+    /// Calls `token`'s `handle_timer` once `delay` has passed. A timer of a channel closed
+    /// meanwhile is dropped.
+    pub fn call_later_for(&mut self, token: Token, delay: Duration) -> TimerId {
+        let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+        self.core
+            .timers
+            .insert(deadline, token, TimerAction::Dispatch)
+    }
+
+    /// Cancels a timer; `false` if it already fired or was cancelled.
+    pub fn cancel(&mut self, timer: TimerId) -> bool {
+        self.core.timers.cancel(timer)
+    }
+
+    /// Makes [`EventLoop::run`](crate::EventLoop::run) return after this iteration
+    /// (asyncore's `ExitNow`).
+    pub fn stop(&mut self) {
+        self.core.stopped = true;
+    }
+
+    /// A handle for other threads.
+    pub fn handle(&self) -> LoopHandle<S> {
+        LoopHandle {
+            shared: self.core.shared.clone(),
+        }
+    }
+
+    /// How many channels the loop has.
+    pub fn channel_count(&self) -> usize {
+        self.core.channels.len()
+    }
+}
+
+impl<S> fmt::Debug for Context<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A far deadline for delays too large for `Instant`.
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+fn ip_addr(addr: SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "not an IP socket"))
+}
+
+/// A non-blocking TCP socket with a connect to `addr` under way.
+pub(crate) fn start_connect(addr: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => Ok(socket),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock || in_progress(&e) => Ok(socket),
+        Err(e) => Err(e),
+    }
+}
+
+fn in_progress(error: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        error.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
+    }
+    #[cfg(windows)]
+    {
+        let _ = error;
+        false // Winsock says WSAEWOULDBLOCK, which is `WouldBlock`
+    }
+}

@@ -1,0 +1,83 @@
+//! [`LoopHandle`]: stop the loop or run code on it from another thread.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::Context;
+use crate::selector::Waker;
+
+/// A closure sent to the loop's thread.
+pub(crate) type Job<S> = Box<dyn for<'a, 'b> FnOnce(&'a mut Context<'b, S>) + Send>;
+
+/// What a handle shares with its loop.
+pub(crate) struct Shared<S> {
+    pub(crate) waker: Waker,
+    pub(crate) stop: AtomicBool,
+    pub(crate) jobs: Mutex<Vec<Job<S>>>,
+}
+
+/// A `Send + Sync + Clone` handle to an [`EventLoop`](crate::EventLoop): stops it or runs
+/// closures on its thread, waking it from a blocking wait. This is what asyncore lacked: a
+/// server in a thread can be stopped without killing the thread.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::EventLoop;
+///
+/// let mut event_loop = EventLoop::new()?;
+/// let handle = event_loop.handle();
+/// std::thread::spawn(move || handle.call_soon_threadsafe(|cx| cx.stop()).unwrap());
+/// event_loop.run_until_stopped()?; // returns once the other thread's closure ran
+/// # std::io::Result::Ok(())
+/// ```
+pub struct LoopHandle<S = ()> {
+    pub(crate) shared: Arc<Shared<S>>,
+}
+
+impl<S> LoopHandle<S> {
+    /// Makes [`run`](crate::EventLoop::run) return after the current iteration.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.shared.waker.wake() {
+            log::error!(target: "ioloop::event_loop", "could not wake the loop to stop it: {e}");
+        }
+    }
+
+    /// Runs `job` on the loop's thread, in the next iteration, with a loop-level
+    /// [`Context`] (no channel of its own: it can spawn, connect, reach channels with
+    /// `get_mut`, close them, set timers for them, and stop the loop).
+    ///
+    /// # Errors
+    ///
+    /// Only if the loop cannot be woken (the OS refused the notification).
+    pub fn call_soon_threadsafe(
+        &self,
+        job: impl for<'a, 'b> FnOnce(&'a mut Context<'b, S>) + Send + 'static,
+    ) -> io::Result<()> {
+        self.shared
+            .jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Box::new(job));
+        self.shared.waker.wake()
+    }
+}
+
+impl<S> Clone for LoopHandle<S> {
+    fn clone(&self) -> Self {
+        LoopHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for LoopHandle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("stop", &self.shared.stop.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,463 @@
+//! The event-loop layer: Python's `asyncore`, as an [`EventLoop`] that owns channels
+//! (a socket and a [`Dispatcher`]) and calls their handlers when the socket is ready.
+//!
+//! # How an iteration runs
+//!
+//! 1. The loop waits in the selector, at most until the next timer (or the timeout given).
+//! 2. For each ready channel it takes the dispatcher out of its slot and calls, in order:
+//!    `handle_connect` (once, when a connect completes), `handle_accept` or `handle_read`,
+//!    `handle_expt`, `handle_write` — stopping as soon as the channel is closed — then
+//!    `handle_close` once if end of file or a disconnection was seen.
+//! 3. Due timers fire (`handle_timer`), then closures sent with
+//!    [`LoopHandle::call_soon_threadsafe`] run.
+//! 4. `readable()`/`writable()` are asked of the channels that can have changed (those that
+//!    ran, were reached with `get_mut`, spawned or woken) and the selector is told only
+//!    of changed answers. An iteration costs O(ready + changed), not O(channels) as in
+//!    asyncore.
+//!
+//! # Portability
+//!
+//! The loop runs on every [`selector`](crate::selector) backend with the same behaviour.
+//! Out-of-band data (`handle_expt`) is reported by epoll, poll and select on Unix only.
+
+mod context;
+mod core;
+mod handle;
+mod timers;
+mod token;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use context::Context;
+pub use handle::LoopHandle;
+pub use timers::TimerId;
+pub use token::Token;
+
+use self::core::{Core, boxed, invoke, report_error};
+use self::handle::Shared;
+use self::timers::TimerAction;
+use crate::selector::{DefaultSelector, Event, Events, Selector, SelectorKind};
+use crate::{Dispatcher, IoSource};
+
+/// asyncore's loop and socket map in one owned value: channels (sockets with their
+/// dispatchers), timers, the user's shared state `S`, on a selector chosen at run time.
+///
+/// The loop owns every socket it polls and unregisters it before closing it; dropping the
+/// loop closes every channel.
+///
+/// # Examples
+///
+/// A complete echo server:
+///
+/// ```no_run
+/// use std::io;
+/// use std::net::TcpListener;
+/// use ioloop::{Context, Dispatcher, EventLoop};
+/// use socket2::{SockAddr, Socket};
+///
+/// struct Server;
+///
+/// impl Dispatcher for Server {
+///     fn handle_accepted(&mut self, cx: &mut Context<'_, ()>, socket: Socket, _: SockAddr) -> io::Result<()> {
+///         cx.spawn(socket, Echo::default())?;
+///         Ok(())
+///     }
+/// }
+///
+/// #[derive(Default)]
+/// struct Echo {
+///     unsent: Vec<u8>,
+/// }
+///
+/// impl Dispatcher for Echo {
+///     // Stop reading while a reply is pending: memory stays bounded.
+///     fn readable(&self) -> bool {
+///         self.unsent.is_empty()
+///     }
+///     fn writable(&self) -> bool {
+///         !self.unsent.is_empty()
+///     }
+///     fn handle_read(&mut self, cx: &mut Context<'_, ()>) -> io::Result<()> {
+///         let mut buf = [0; 4096];
+///         let n = cx.recv(&mut buf)?;
+///         self.unsent.extend_from_slice(&buf[..n]);
+///         self.handle_write(cx)
+///     }
+///     fn handle_write(&mut self, cx: &mut Context<'_, ()>) -> io::Result<()> {
+///         let n = cx.send(&self.unsent)?;
+///         self.unsent.drain(..n);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut event_loop = EventLoop::new()?;
+/// event_loop.spawn(TcpListener::bind("127.0.0.1:7000")?, Server)?;
+/// event_loop.run()?;
+/// # io::Result::Ok(())
+/// ```
+pub struct EventLoop<S: 'static = ()> {
+    core: Core<S>,
+    events: Events,
+}
+
+impl EventLoop<()> {
+    /// A loop with no shared state on [`DefaultSelector::new`] (the best backend, or the
+    /// one `IOLOOP_SELECTOR` names).
+    ///
+    /// # Errors
+    ///
+    /// As [`DefaultSelector::new`].
+    pub fn new() -> io::Result<EventLoop<()>> {
+        EventLoop::with_state(())
+    }
+}
+
+impl<S: 'static> EventLoop<S> {
+    /// A loop whose callbacks share `state` (through [`Context::state`]), on the default
+    /// selector.
+    ///
+    /// # Errors
+    ///
+    /// As [`DefaultSelector::new`].
+    pub fn with_state(state: S) -> io::Result<EventLoop<S>> {
+        EventLoop::with_selector(DefaultSelector::new()?, state)
+    }
+
+    /// A loop on a selector of the given kind.
+    ///
+    /// # Errors
+    ///
+    /// As [`DefaultSelector::with_kind`].
+    pub fn with_kind(kind: SelectorKind, state: S) -> io::Result<EventLoop<S>> {
+        EventLoop::with_selector(DefaultSelector::with_kind(kind)?, state)
+    }
+
+    fn with_selector(selector: DefaultSelector, state: S) -> io::Result<EventLoop<S>> {
+        let shared = Arc::new(Shared {
+            waker: selector.waker(),
+            stop: AtomicBool::new(false),
+            jobs: Mutex::new(Vec::new()),
+        });
+        Ok(EventLoop {
+            core: Core::new(selector, state, shared),
+            events: Events::with_capacity(256),
+        })
+    }
+
+    /// The selector backend in use.
+    pub fn kind(&self) -> SelectorKind {
+        self.core.selector.kind()
+    }
+
+    /// How many channels are open.
+    pub fn len(&self) -> usize {
+        self.core.channels.len()
+    }
+
+    /// Whether no channel is open.
+    pub fn is_empty(&self) -> bool {
+        self.core.channels.is_empty()
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &S {
+        &self.core.state
+    }
+
+    /// The shared state, mutably.
+    pub fn state_mut(&mut self) -> &mut S {
+        &mut self.core.state
+    }
+
+    /// A `Send + Clone` handle to stop the loop or run closures on it from other threads.
+    pub fn handle(&self) -> LoopHandle<S> {
+        LoopHandle {
+            shared: self.core.shared.clone(),
+        }
+    }
+
+    /// How many times the loop has changed a registration's interest in the selector
+    /// (`Selector::modify` calls) since it was made: a steady-state server should add none.
+    pub fn interest_changes(&self) -> u64 {
+        self.core.modify_calls
+    }
+
+    /// Adds a channel for `io` (made non-blocking) driven by `dispatcher`.
+    ///
+    /// # Errors
+    ///
+    /// The selector's error if it refuses the source (e.g. epoll and a regular file).
+    pub fn spawn<D: Dispatcher<S>>(
+        &mut self,
+        io: impl Into<IoSource>,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        self.core.insert(io.into(), boxed(dispatcher), false)
+    }
+
+    /// Starts a non-blocking TCP connection to `addr` on a new channel (see
+    /// [`Context::connect`]).
+    ///
+    /// # Errors
+    ///
+    /// Errors the OS reports at once.
+    pub fn connect<D: Dispatcher<S>>(
+        &mut self,
+        addr: SocketAddr,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        let socket = context::start_connect(addr)?;
+        self.core.insert(socket.into(), boxed(dispatcher), true)
+    }
+
+    /// A channel's dispatcher, if it is open and of type `D`.
+    pub fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
+        self.core.dispatcher_mut(token)
+    }
+
+    /// Closes a channel; returns whether it was open.
+    pub fn close(&mut self, token: Token) -> bool {
+        self.core.close(token)
+    }
+
+    /// Closes every channel (asyncore's `close_all`).
+    pub fn close_all(&mut self) {
+        let tokens: Vec<Token> = self
+            .core
+            .channels
+            .iter()
+            .map(|(slot, channel)| Token::new(slot, channel.generation))
+            .collect();
+        for token in tokens {
+            self.core.close(token);
+        }
+    }
+
+    /// Runs until no channel is left or [`Context::stop`] / [`LoopHandle::stop`] is called
+    /// (asyncore's `loop()`).
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the selector itself; handler errors go to `handle_error`.
+    pub fn run(&mut self) -> io::Result<()> {
+        while !self.is_empty() && !self.take_stop() {
+            self.run_once(None)?;
+        }
+        Ok(())
+    }
+
+    /// Runs until stopped, even with no channel (for a loop fed by
+    /// [`LoopHandle::call_soon_threadsafe`]).
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the selector itself.
+    pub fn run_until_stopped(&mut self) -> io::Result<()> {
+        while !self.take_stop() {
+            self.run_once(None)?;
+        }
+        Ok(())
+    }
+
+    /// Runs at most `count` iterations, each waiting at most `timeout` (asyncore's
+    /// `loop(timeout, count=n)`); returns early when no channel is left or on stop.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the selector itself.
+    pub fn run_count(&mut self, count: usize, timeout: Option<Duration>) -> io::Result<()> {
+        for _ in 0..count {
+            if self.is_empty() || self.take_stop() {
+                break;
+            }
+            self.run_once(timeout)?;
+        }
+        Ok(())
+    }
+
+    fn take_stop(&mut self) -> bool {
+        let requested = self.core.shared.stop.swap(false, Ordering::SeqCst);
+        std::mem::take(&mut self.core.stopped) || requested
+    }
+
+    /// One iteration: wait at most `timeout` (`None`: until something happens; the next
+    /// timer shortens the wait), then dispatch events, timers and cross-thread closures.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the selector itself.
+    pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.core.refresh_interest();
+        let wait = self.wait_time(timeout);
+        self.core.selector.select(&mut self.events, wait)?;
+        for index in 0..self.events.len() {
+            let event = *self.events.iter().nth(index).expect("index within events");
+            self.dispatch(event);
+        }
+        self.fire_timers();
+        self.run_jobs();
+        self.core.refresh_interest();
+        Ok(())
+    }
+
+    fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
+        let has_jobs = !self
+            .core
+            .shared
+            .jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_empty();
+        if has_jobs || self.core.stopped {
+            return Some(Duration::ZERO);
+        }
+        let until_timer = self
+            .core
+            .timers
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        match (timeout, until_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        let token = Token::from_key(event.key());
+        let core = &mut self.core;
+        let Some(mut dispatcher) = core.take_dispatcher(token) else {
+            return; // closed earlier in this batch, or stale
+        };
+        let (connecting, listening) = {
+            let channel = core.channel(token).expect("taken from an open channel");
+            (
+                channel.connecting,
+                channel.io.as_ref().is_some_and(IoSource::is_listener),
+            )
+        };
+        if connecting && !complete_connect(core, token, &mut dispatcher) {
+            core.finish(token, dispatcher);
+            return;
+        }
+        if event.is_readable() {
+            if listening {
+                invoke(core, token, &mut dispatcher, "handle_accept", |d, cx| {
+                    d.handle_accept(cx)
+                });
+            } else {
+                invoke(core, token, &mut dispatcher, "handle_read", |d, cx| {
+                    d.handle_read(cx)
+                });
+            }
+        }
+        if event.is_priority() && !listening {
+            invoke(core, token, &mut dispatcher, "handle_expt", |d, cx| {
+                d.handle_expt(cx)
+            });
+        }
+        if event.is_writable() && !listening {
+            invoke(core, token, &mut dispatcher, "handle_write", |d, cx| {
+                d.handle_write(cx)
+            });
+        }
+        core.finish(token, dispatcher);
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some((id, token, action)) = self.core.timers.pop_due(now) {
+            match action {
+                TimerAction::ResumeAccept => self.core.resume_accepting(token),
+                TimerAction::Dispatch => {
+                    let Some(mut dispatcher) = self.core.take_dispatcher(token) else {
+                        continue;
+                    };
+                    invoke(
+                        &mut self.core,
+                        token,
+                        &mut dispatcher,
+                        "handle_timer",
+                        |d, cx| d.handle_timer(cx, id),
+                    );
+                    self.core.finish(token, dispatcher);
+                }
+            }
+        }
+    }
+
+    fn run_jobs(&mut self) {
+        let jobs = std::mem::take(
+            &mut *self
+                .core
+                .shared
+                .jobs
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for job in jobs {
+            let mut cx = Context::new(&mut self.core, None);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut cx))).is_err() {
+                log::error!(target: "ioloop::event_loop", "a call_soon_threadsafe closure panicked; the loop goes on");
+            }
+        }
+    }
+}
+
+/// Finishes a pending connect on its first event: `handle_connect` on success (then the
+/// event's reads and writes proceed), `handle_error` with the socket's error on failure.
+/// Returns whether the channel may go on with this event.
+fn complete_connect<S: 'static>(
+    core: &mut Core<S>,
+    token: Token,
+    dispatcher: &mut Box<dyn crate::dispatcher::AnyDispatcher<S>>,
+) -> bool {
+    let socket = core
+        .channel(token)
+        .and_then(|channel| channel.io.as_ref())
+        .and_then(IoSource::socket);
+    let Some(socket) = socket else {
+        return false;
+    };
+    let failure = match socket.take_error() {
+        Ok(Some(error)) => Some(error),
+        Err(error) => Some(error),
+        Ok(None) => match socket.peer_addr() {
+            Ok(_) => None,
+            // Not connected and no error yet: a spurious wake-up; wait for the next event.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return false,
+            Err(e) => Some(e),
+        },
+    };
+    if let Some(error) = failure {
+        report_error(core, token, dispatcher, error);
+        return false;
+    }
+    if let Some(channel) = core.channel_mut(token) {
+        channel.connecting = false;
+    }
+    invoke(core, token, dispatcher, "handle_connect", |d, cx| {
+        d.handle_connect(cx)
+    });
+    core.channel(token).is_some()
+}
+
+impl<S: 'static> Drop for EventLoop<S> {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}
+
+impl<S: 'static> fmt::Debug for EventLoop<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("kind", &self.kind())
+            .field("channels", &self.len())
+            .field("timers", &self.core.timers.len())
+            .finish_non_exhaustive()
+    }
+}
