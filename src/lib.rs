@@ -1,11 +1,96 @@
 //! `ioloop`: Python's `selectors`, `asyncore` and `asynchat`, for Rust.
 //!
-//! The crate is built in layers, each usable on its own:
+//! One thread, non-blocking sockets, a readiness selector, and objects whose callbacks run
+//! when their socket is ready. The crate is built in layers, each usable on its own:
 //!
-//! - [`selector`]: the `selectors` module — a [`Selector`](selector::Selector) trait with
+//! - [`selector`] — the `selectors` module: a [`Selector`](selector::Selector) trait with
 //!   epoll, kqueue, IOCP, event ports, poll and select backends chosen at run time, a
-//!   cross-thread [`Waker`](selector::Waker), and [`SelectorMap`](selector::SelectorMap), the
-//!   keyed registry Python programs use.
+//!   cross-thread [`Waker`](selector::Waker), and [`SelectorMap`](selector::SelectorMap),
+//!   the keyed registry Python programs use.
+//! - [`EventLoop`] and [`Dispatcher`] — the `asyncore` module: a loop that owns channels (a
+//!   socket and its dispatcher) and calls `handle_read`, `handle_write`, `handle_accepted`…
+//!   when they are ready, with timers, a cross-thread [`LoopHandle`], and O(ready + changed)
+//!   iterations instead of asyncore's O(channels).
+//!
+//! # An echo server
+//!
+//! ```no_run
+//! use std::io;
+//! use ioloop::{Context, Dispatcher, EventLoop, net};
+//! use socket2::{SockAddr, Socket};
+//!
+//! /// The listening channel (asyncore: a `dispatcher` that called `listen`).
+//! struct Server;
+//!
+//! impl Dispatcher for Server {
+//!     fn handle_accepted(&mut self, cx: &mut Context<'_, ()>, socket: Socket, _: SockAddr) -> io::Result<()> {
+//!         cx.spawn(socket, Echo::default())?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! /// One connection: what was read and not yet sent back.
+//! #[derive(Default)]
+//! struct Echo {
+//!     unsent: Vec<u8>,
+//! }
+//!
+//! impl Dispatcher for Echo {
+//!     fn readable(&self) -> bool {
+//!         self.unsent.len() < 64 * 1024 // stop reading while much is pending
+//!     }
+//!     fn writable(&self) -> bool {
+//!         !self.unsent.is_empty()
+//!     }
+//!     fn handle_read(&mut self, cx: &mut Context<'_, ()>) -> io::Result<()> {
+//!         let mut buf = [0; 16 * 1024];
+//!         let n = cx.recv(&mut buf)?; // 0 at end of file: handle_close follows
+//!         self.unsent.extend_from_slice(&buf[..n]);
+//!         Ok(())
+//!     }
+//!     fn handle_write(&mut self, cx: &mut Context<'_, ()>) -> io::Result<()> {
+//!         let sent = cx.send(&self.unsent)?; // may be partial: keep the rest
+//!         self.unsent.drain(..sent);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> io::Result<()> {
+//!     let mut event_loop = EventLoop::new()?; // best backend, or IOLOOP_SELECTOR's
+//!     let listener = net::listen("127.0.0.1:7000".parse().unwrap(), net::DEFAULT_BACKLOG)?;
+//!     event_loop.spawn(listener, Server)?;
+//!     event_loop.run() // until no channel is left, or a LoopHandle stops it
+//! }
+//! ```
+//!
+//! # Porting from Python's `asyncore`
+//!
+//! | Python | ioloop |
+//! |---|---|
+//! | `class Handler(asyncore.dispatcher)` | `struct Handler; impl Dispatcher for Handler` |
+//! | `asyncore.socket_map`, `map=` arguments | the [`EventLoop`] owns its channels |
+//! | `asyncore.loop(timeout, use_poll, map, count)` | [`run()`](EventLoop::run), [`run_once(timeout)`](EventLoop::run_once), [`run_count(n, timeout)`](EventLoop::run_count); the backend: [`EventLoop::with_kind`] or `IOLOOP_SELECTOR` |
+//! | `raise asyncore.ExitNow` | [`cx.stop()`](Context::stop); from another thread [`handle.stop()`](LoopHandle::stop) |
+//! | `dispatcher(sock)` / `set_socket` | [`event_loop.spawn(sock, handler)`](EventLoop::spawn) or [`cx.spawn`](Context::spawn) → [`Token`] |
+//! | `create_socket(); set_reuse_addr(); bind(); listen(n)` | [`net::listen(addr, backlog)`](net::listen), then `spawn` |
+//! | `create_socket(); connect(addr)` | [`cx.connect(addr, handler)`](Context::connect) / [`EventLoop::connect`] |
+//! | `readable()`, `writable()` | [`Dispatcher::readable`] (default `true`), [`Dispatcher::writable`] (default **`false`**) |
+//! | `handle_read`, `handle_write`, `handle_expt`, `handle_connect` | the same names on [`Dispatcher`], returning `io::Result<()>` |
+//! | `handle_accept()` / `handle_accepted(sock, addr)` | [`Dispatcher::handle_accept`] / [`Dispatcher::handle_accepted`] (a non-blocking `socket2::Socket`) |
+//! | `handle_close()` (default: warn and close) | [`Dispatcher::handle_close`] (default: close), called at most once |
+//! | `handle_error()` (print traceback, close) | [`Dispatcher::handle_error`] gets the `io::Error`; default `log::error!` and close; panics are caught too |
+//! | `self.recv(n)` → `b''` at EOF | [`cx.recv(&mut buf)`](Context::recv) → `Ok(0)`, then `handle_close`; would-block is `Err(WouldBlock)`, ignored by the loop |
+//! | `self.send(data)` → count, 0 on would-block | [`cx.send(&data)`](Context::send) → the same |
+//! | `self.accept()` → `(conn, addr)` or `None` | [`cx.accept()`](Context::accept) → `Ok(Some((socket, addr)))` or `Ok(None)`; out of descriptors pauses the listener |
+//! | `self.close()` | [`cx.close()`](Context::close); another channel: [`cx.close_channel(token)`](Context::close_channel) |
+//! | `self.connected`, `self.accepting`, `self.connecting` | [`cx.is_connected()`](Context::is_connected), [`is_accepting`](Context::is_accepting), [`is_connecting`](Context::is_connecting) |
+//! | `self.addr`, `getpeername()` | [`cx.peer_addr()`](Context::peer_addr), [`cx.local_addr()`](Context::local_addr) |
+//! | `asyncore.close_all()` | [`event_loop.close_all()`](EventLoop::close_all), or drop the loop |
+//! | `file_dispatcher(fd)` (Unix) | `spawn(OwnedFd::from(pipe_end), handler)` ([`IoSource`]) |
+//! | a global or an attribute shared by handlers | the loop's state `S`: [`cx.state()`](Context::state) |
+//! | another dispatcher object | [`cx.get_mut::<Handler>(token)`](Context::get_mut) |
+//! | (none) | timers: [`cx.call_later(delay)`](Context::call_later) → [`Dispatcher::handle_timer`]; [`cx.cancel(id)`](Context::cancel) |
+//! | (none) | [`handle.call_soon_threadsafe(closure)`](LoopHandle::call_soon_threadsafe) |
 //!
 //! # Porting from Python's `selectors`
 //!

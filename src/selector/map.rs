@@ -21,15 +21,19 @@ pub struct SelectorKey {
     generation: u32,
 }
 
+/// Half of a `usize` holds the slot, the other half the generation (so 32-bit targets work).
+const SLOT_BITS: u32 = usize::BITS / 2;
+const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
+
 impl SelectorKey {
     fn to_usize(self) -> usize {
-        ((self.generation as usize) << 32) | self.slot as usize
+        ((self.generation as usize & SLOT_MASK) << SLOT_BITS) | self.slot as usize
     }
 
     fn from_usize(key: usize) -> SelectorKey {
         SelectorKey {
-            slot: key as u32,
-            generation: (key >> 32) as u32,
+            slot: (key & SLOT_MASK) as u32,
+            generation: (key >> SLOT_BITS) as u32,
         }
     }
 }
@@ -149,11 +153,13 @@ impl<S: Source, T> SelectorMap<S, T> {
                 format!("source {raw:?} is already registered"),
             ));
         }
-        let generation = self.next_generation;
+        let generation = self.next_generation & SLOT_MASK as u32;
         self.next_generation = self.next_generation.wrapping_add(1);
         let vacant = self.entries.vacant_entry();
-        let slot = u32::try_from(vacant.key())
-            .map_err(|_| io::Error::other("more than 2^32 registrations"))?;
+        if vacant.key() > SLOT_MASK {
+            return Err(io::Error::other("too many registrations for one map"));
+        }
+        let slot = vacant.key() as u32;
         let key = SelectorKey { slot, generation };
         // SAFETY: the map owns `source` from here on and unregisters it before giving it
         // back (`unregister`) or dropping it (`Drop`), so it stays open while registered.
