@@ -114,6 +114,7 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod chat;
 mod dispatcher;
 mod event_loop;
 mod io_source;

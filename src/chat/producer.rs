@@ -1,0 +1,81 @@
+//! [`Producer`]: data made on demand for [`AsyncChat::push_with_producer`]
+//! (asynchat's producers), and [`SimpleProducer`].
+//!
+//! [`AsyncChat::push_with_producer`]: super::AsyncChat::push_with_producer
+
+use std::fmt;
+
+/// Something that makes output a piece at a time, asked only when the channel can send:
+/// asynchat's producer protocol (`more()` returning `b''` when done).
+///
+/// `more` returns `None` when exhausted; an empty `Some` is skipped.
+pub trait Producer: 'static {
+    /// The next piece, or `None` when there is no more.
+    fn more(&mut self) -> Option<Vec<u8>>;
+}
+
+/// Any `FnMut() -> Option<Vec<u8>>` is a producer.
+impl<F: FnMut() -> Option<Vec<u8>> + 'static> Producer for F {
+    fn more(&mut self) -> Option<Vec<u8>> {
+        self()
+    }
+}
+
+/// Python's `simple_producer`: hands out `data` in pieces of at most `buffer_size` bytes.
+pub struct SimpleProducer {
+    data: Vec<u8>,
+    at: usize,
+    buffer_size: usize,
+}
+
+impl SimpleProducer {
+    /// Python's default piece size.
+    pub const DEFAULT_BUFFER_SIZE: usize = 512;
+
+    /// A producer over `data`, in pieces of `buffer_size` (at least 1) bytes.
+    pub fn new(data: impl Into<Vec<u8>>, buffer_size: usize) -> SimpleProducer {
+        SimpleProducer {
+            data: data.into(),
+            at: 0,
+            buffer_size: buffer_size.max(1),
+        }
+    }
+}
+
+impl Producer for SimpleProducer {
+    fn more(&mut self) -> Option<Vec<u8>> {
+        if self.at >= self.data.len() {
+            return None;
+        }
+        let end = (self.at + self.buffer_size).min(self.data.len());
+        let piece = self.data[self.at..end].to_vec();
+        self.at = end;
+        Some(piece)
+    }
+}
+
+impl fmt::Debug for SimpleProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimpleProducer")
+            .field("left", &(self.data.len() - self.at))
+            .field("buffer_size", &self.buffer_size)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_producer_yields_pieces_then_none() {
+        let mut producer = SimpleProducer::new(b"hello world, 8 at a time".to_vec(), 8);
+        let mut pieces = Vec::new();
+        while let Some(piece) = producer.more() {
+            assert!(piece.len() <= 8);
+            pieces.extend(piece);
+        }
+        assert_eq!(pieces, b"hello world, 8 at a time");
+        assert_eq!(producer.more(), None);
+    }
+}
