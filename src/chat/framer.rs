@@ -31,7 +31,9 @@ enum PrefixState {
     Body { left: usize },
 }
 
-/// The terminator machine. See the [module docs](self).
+/// asynchat's terminator machine without I/O: push input, then [`advance`](Self::advance)
+/// hands message bytes to `collect` and says when a message is complete. The terminator
+/// may change between calls and applies to the bytes already buffered.
 ///
 /// # Examples
 ///
