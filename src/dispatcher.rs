@@ -97,9 +97,18 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     }
 
     /// Out-of-band (urgent) data is waiting, where the platform reports it (epoll, poll and
-    /// select on Unix).
+    /// select on Unix). The default reads and drops it: left unread it would be reported
+    /// again on every iteration (the readiness is level-triggered), spinning the loop.
     fn handle_expt(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
-        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled incoming priority event", cx.token());
+        let mut urgent = [0u8; 64];
+        match cx.recv_out_of_band(&mut urgent) {
+            Ok(n) => {
+                log::debug!(target: "ioloop::dispatcher", "{:?}: dropped {n} byte(s) of urgent data", cx.token())
+            }
+            Err(e) => {
+                log::debug!(target: "ioloop::dispatcher", "{:?}: urgent data could not be read: {e}", cx.token())
+            }
+        }
         Ok(())
     }
 

@@ -118,6 +118,17 @@ impl<'a, S: 'static> Context<'a, S> {
         }
     }
 
+    /// Reads urgent (out-of-band) data, e.g. in `handle_expt`.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` (or `InvalidInput` on some systems) when there is none; `Unsupported`
+    /// for a plain descriptor.
+    pub fn recv_out_of_band(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let socket = self.own()?.need_socket()?;
+        socket.recv_out_of_band(as_uninit(buf))
+    }
+
     /// Receives one datagram (UDP or Unix datagram sockets).
     ///
     /// # Errors
@@ -125,10 +136,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// `WouldBlock` when no datagram is waiting; `Unsupported` for a plain descriptor.
     pub fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
         let socket = self.own()?.need_socket()?;
-        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `recv_from` only writes
-        // initialised bytes into the buffer, so `buf` stays fully initialised.
-        let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
-        socket.recv_from(uninit)
+        socket.recv_from(as_uninit(buf))
     }
 
     /// Sends one datagram to `addr`; `Ok(0)` if the socket buffer is full.
@@ -334,6 +342,13 @@ impl<S> fmt::Debug for Context<'_, S> {
             .field("token", &self.token)
             .finish_non_exhaustive()
     }
+}
+
+/// `buf` as the `MaybeUninit` slice `socket2`'s receive calls take.
+fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the socket calls this feeds only
+    // write initialised bytes, so `buf` stays fully initialised.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }
 
 /// A far deadline for delays too large for `Instant`.
