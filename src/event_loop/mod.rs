@@ -245,7 +245,8 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself; handler errors go to `handle_error`.
     pub fn run(&mut self) -> io::Result<()> {
-        while !self.is_empty() && !self.take_stop() {
+        // The stop request is consumed first, so none is left over for a later run.
+        while !self.take_stop() && !self.is_empty() {
             self.run_once(None)?;
         }
         Ok(())
@@ -272,7 +273,7 @@ impl<S: 'static> EventLoop<S> {
     /// Only a failure of the selector itself.
     pub fn run_count(&mut self, count: usize, timeout: Option<Duration>) -> io::Result<()> {
         for _ in 0..count {
-            if self.is_empty() || self.take_stop() {
+            if self.take_stop() || self.is_empty() {
                 break;
             }
             self.run_once(timeout)?;
@@ -295,10 +296,11 @@ impl<S: 'static> EventLoop<S> {
         self.core.refresh_interest();
         let wait = self.wait_time(timeout);
         self.core.selector.select(&mut self.events, wait)?;
-        for index in 0..self.events.len() {
-            let event = *self.events.iter().nth(index).expect("index within events");
-            self.dispatch(event);
+        let events = std::mem::take(&mut self.events);
+        for event in &events {
+            self.dispatch(*event);
         }
+        self.events = events;
         self.fire_timers();
         self.run_jobs();
         self.core.refresh_interest();
