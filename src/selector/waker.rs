@@ -63,8 +63,9 @@ impl Waker {
     ///
     /// # Errors
     ///
-    /// Only if the OS refuses the notification (it never does in practice); a full wake-up
-    /// socket counts as success, since a wake is then already pending.
+    /// Only if the OS refuses the notification (it never does in practice). A full wake-up
+    /// socket counts as success, since a wake is then already pending, and so does a wake
+    /// after the selector was dropped: there is nothing left to wake.
     pub fn wake(&self) -> io::Result<()> {
         if self.shared.pending.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -80,8 +81,16 @@ impl Waker {
             Signal::Socket(socket) => socket.send(&[1]).map(drop),
         };
         match result {
+            // Full: a wake is pending already.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            other => other,
+            // The selector is gone (it owned the read end): there is nobody to wake.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => {
+                // Nothing was signalled: let the next wake try again.
+                self.shared.pending.store(false, Ordering::SeqCst);
+                Err(e)
+            }
+            Ok(()) => Ok(()),
         }
     }
 }
