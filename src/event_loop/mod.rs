@@ -293,6 +293,9 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        // A stop asked for in an earlier iteration was for `run`, which has taken it by now;
+        // a loop driven by hand must not carry it over.
+        self.core.stopped = false;
         self.core.refresh_interest();
         let wait = self.wait_time(timeout);
         self.core.selector.select(&mut self.events, wait)?;
@@ -315,7 +318,7 @@ impl<S: 'static> EventLoop<S> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .is_empty();
-        if has_jobs || self.core.stopped {
+        if has_jobs {
             return Some(Duration::ZERO);
         }
         let until_timer = self
@@ -437,6 +440,9 @@ fn complete_connect<S: 'static>(
     };
     if let Some(error) = failure {
         report_error(core, token, dispatcher, error);
+        // A socket whose connect failed is of no further use, and it would report itself
+        // ready on every wait: close it even if handle_error kept it open.
+        core.close(token);
         return false;
     }
     if let Some(channel) = core.channel_mut(token) {
