@@ -267,12 +267,12 @@ mod unix {
         wait_for("every waiting client accepted", || {
             shared.accepted.load(Ordering::SeqCst) == CLIENTS
         });
-        for (i, client) in clients.iter().enumerate() {
+        for (i, client) in clients.iter_mut().enumerate() {
             client.set_read_timeout(Some(LIMIT)).unwrap();
             let message = format!("client {i} is served");
-            (&*client).write_all(message.as_bytes()).unwrap();
+            client.write_all(message.as_bytes()).unwrap();
             let mut echoed = vec![0; message.len()];
-            (&*client)
+            client
                 .read_exact(&mut echoed)
                 .unwrap_or_else(|e| panic!("client {i}: no echo: {e}"));
             assert_eq!(echoed, message.as_bytes());
