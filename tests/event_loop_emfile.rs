@@ -220,7 +220,7 @@ mod unix {
         let warnings_before = ACCEPT_WARNINGS.load(Ordering::SeqCst);
         // The clients' sockets exist before the descriptors run out; connecting them needs
         // no new descriptor, while accepting them does.
-        let clients: Vec<Socket> = (0..CLIENTS)
+        let mut clients: Vec<Socket> = (0..CLIENTS)
             .map(|_| Socket::new(Domain::IPV4, Type::STREAM, None).expect("a client socket"))
             .collect();
         let mut ballast = Vec::new();
