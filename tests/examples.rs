@@ -6,115 +6,23 @@
 //! builds the examples before it runs integration tests. When only this test is built
 //! (`cargo test --test examples`), build them first with `cargo build --examples`.
 
+mod example_util;
 mod loop_util;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ioloop::selector::SelectorKind;
 
+use example_util::{Server, example_binary};
 use loop_util::{LIMIT, for_each_kind, pattern};
 
 /// The echo test's payload, split over [`CONNECTIONS`].
 const TOTAL: usize = 1024 * 1024;
 const CONNECTIONS: usize = 5;
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let deps = exe.parent().expect("target/<profile>/deps");
-    let profile = deps.parent().expect("target/<profile>");
-    let path = profile
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --examples` (plain `cargo test` builds it)",
-        path.display()
-    );
-    path
-}
-
-/// A running example server and the address it announced.
-struct Server {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(name: &str, kind: SelectorKind) -> Server {
-        let mut child = Command::new(example(name))
-            .args(["--addr", "127.0.0.1:0", "--selector", kind.name()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        // Read the announcement on a thread, so a silent server fails the test in time.
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut stdout = BufReader::new(stdout);
-            let mut line = String::new();
-            let read = stdout.read_line(&mut line);
-            let _ = tx.send((read.map(|_| line), stdout));
-        });
-        let (line, stdout) = match rx.recv_timeout(LIMIT) {
-            Ok((Ok(line), stdout)) => (line, stdout),
-            Ok((Err(e), _)) => {
-                let _ = child.kill();
-                panic!("{name}: reading its stdout: {e}");
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("{name} announced nothing within {LIMIT:?}");
-            }
-        };
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.trim_end().parse().ok())
-            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"));
-        Server {
-            child,
-            stdout,
-            addr,
-        }
-    }
-
-    /// Asks the server to stop (SIGTERM on Unix; on Windows, where a console event cannot
-    /// be sent to one child, it is killed) and checks that it printed nothing more.
-    fn stop(mut self) {
-        #[cfg(unix)]
-        {
-            let pid = rustix::process::Pid::from_child(&self.child);
-            rustix::process::kill_process(pid, rustix::process::Signal::TERM)
-                .expect("send SIGTERM");
-            let status = wait_within(&mut self.child, LIMIT);
-            assert!(status.success(), "exit status after SIGTERM: {status}");
-        }
-        #[cfg(not(unix))]
-        {
-            self.child.kill().expect("kill the server");
-            wait_within(&mut self.child, LIMIT);
-        }
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        assert_eq!(rest, "", "more than the one `listening on` line");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // A failed test must not leave a server behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
@@ -194,7 +102,7 @@ fn check_echo(addr: SocketAddr) {
 
 fn check_echo_client(addr: SocketAddr, kind: SelectorKind) {
     let output = run_within(
-        Command::new(example("echo_client")).args([
+        Command::new(example_binary("echo_client")).args([
             "--addr",
             &addr.to_string(),
             "--selector",
@@ -220,7 +128,7 @@ fn check_echo_client(addr: SocketAddr, kind: SelectorKind) {
 #[test]
 fn echo_server_echoes_a_mebibyte_over_five_connections_and_serves_echo_client() {
     for_each_kind(|kind| {
-        let server = Server::start("echo_server", kind);
+        let server = Server::start("echo_server", kind, &[]);
         check_echo(server.addr);
         check_echo_client(server.addr, kind);
         server.stop();
@@ -230,7 +138,7 @@ fn echo_server_echoes_a_mebibyte_over_five_connections_and_serves_echo_client() 
 #[test]
 fn selector_callbacks_echoes_a_mebibyte_over_five_connections_and_serves_echo_client() {
     for_each_kind(|kind| {
-        let server = Server::start("selector_callbacks", kind);
+        let server = Server::start("selector_callbacks", kind, &[]);
         check_echo(server.addr);
         check_echo_client(server.addr, kind);
         server.stop();
@@ -251,7 +159,7 @@ fn an_unavailable_selector_exits_2_naming_the_available_ones() {
     let missing = unavailable_kind();
     for name in ["echo_server", "selector_callbacks", "echo_client"] {
         let output = run_within(
-            Command::new(example(name)).args([
+            Command::new(example_binary(name)).args([
                 "--addr",
                 "127.0.0.1:0",
                 "--selector",
@@ -276,7 +184,7 @@ fn an_unavailable_selector_exits_2_naming_the_available_ones() {
 fn a_malformed_address_exits_2() {
     for name in ["echo_server", "selector_callbacks", "echo_client"] {
         let output = run_within(
-            Command::new(example(name)).args(["--addr", "nonsense"]),
+            Command::new(example_binary(name)).args(["--addr", "nonsense"]),
             LIMIT,
         );
         let stderr = String::from_utf8_lossy(&output.stderr);

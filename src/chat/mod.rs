@@ -339,7 +339,9 @@ impl<H> AsyncChat<H> {
         H: ChatHandler<S>,
     {
         loop {
-            if self.channel.closed || !cx.is_open() {
+            // Nothing is delivered once the channel closes or asked to (asynchat went on
+            // delivering buffered messages to a closed channel).
+            if self.channel.is_closing() || !cx.is_open() {
                 return Ok(());
             }
             let ChatChannel {

@@ -1,0 +1,240 @@
+//! Helpers for the example-server tests: find (or build) an example's binary, start it with
+//! `--selector KIND`, read its `listening on IP:PORT` line, connect with timeouts, and stop
+//! it with SIGTERM (Unix) checking that it exits with status 0 and printed nothing more.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::any::Any;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use ioloop::selector::SelectorKind;
+
+/// Read and write timeout of every test connection: a broken server fails a test instead of
+/// hanging it.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a server may take to print its `listening on` line (a cold start on a loaded
+/// machine included).
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a server may take to exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `test` once per backend this platform has; a failure names the backend.
+pub fn for_each_kind<F: FnMut(SelectorKind)>(mut test: F) {
+    let kinds = SelectorKind::available();
+    assert!(!kinds.is_empty(), "no selector kind is available");
+    for kind in kinds {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| test(kind))) {
+            match panic_message(payload.as_ref()) {
+                Some(message) => panic!("[selector {kind}] {message}"),
+                None => resume_unwind(payload),
+            }
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}
+
+/// The path of example `name`'s binary, next to this test binary:
+/// `target/<profile>/deps/<test>` → `target/<profile>/examples/<name>`. Plain `cargo test`
+/// builds the examples before it runs the tests; `cargo test --test NAME` does not, so build
+/// them first with `cargo build --examples` when running one test file.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let deps = exe.parent().expect("the test binary's directory");
+    let profile_dir = deps.parent().expect("the profile directory");
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it with `cargo build --examples` (plain `cargo test` builds the examples)",
+        binary.display()
+    );
+    binary
+}
+
+/// A running example server, killed on drop if a test failed before stopping it.
+pub struct Server {
+    name: String,
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Collects whatever the server prints after its `listening on` line.
+    stdout_rest: Option<JoinHandle<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts example `name` with `--selector KIND` and `extra` arguments, and waits for its
+    /// `listening on IP:PORT` line.
+    pub fn start(name: &str, kind: SelectorKind, extra: &[&str]) -> Server {
+        let binary = example_binary(name);
+        let mut child = Command::new(&binary)
+            .args(["--addr", "127.0.0.1:0", "--selector", kind.name()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let stdout = child.stdout.take().expect("the child's stdout");
+        let (first_tx, first_rx) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = first_tx.send(lines.next());
+            // The contract is one line; keep what else comes, to check at the end. The
+            // loop ends when the server exits (its end of the pipe closes).
+            lines.map_while(Result::ok).collect::<Vec<String>>()
+        });
+        let mut server = Server {
+            name: name.to_string(),
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            stdout_rest: Some(reader),
+        };
+        let line = match first_rx.recv_timeout(START_TIMEOUT) {
+            Ok(Some(Ok(line))) => line,
+            Ok(other) => panic!("{name}: no `listening on` line, got {other:?}"),
+            Err(e) => panic!("{name}: no `listening on` line within {START_TIMEOUT:?}: {e}"),
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{name}: first line {line:?} is not `listening on IP:PORT`"));
+        server.addr = addr
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}: {addr:?} is not IP:PORT: {e}"));
+        assert!(server.addr.ip().is_loopback(), "{name} listens on {addr}");
+        assert_ne!(server.addr.port(), 0, "{name} printed port 0");
+        server
+    }
+
+    /// A connection to the server with [`IO_TIMEOUT`] read and write timeouts.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT)
+            .unwrap_or_else(|e| panic!("connecting to {} at {}: {e}", self.name, self.addr));
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    /// Stops the server (SIGTERM on Unix) and checks it exits with status 0 having printed
+    /// nothing after its `listening on` line.
+    pub fn stop(mut self) {
+        let status = self.terminate();
+        if cfg!(unix) {
+            assert!(
+                status.success(),
+                "{} exited with {status} after SIGTERM",
+                self.name
+            );
+        }
+        if let Some(reader) = self.stdout_rest.take() {
+            let rest = reader.join().expect("the stdout reader");
+            assert!(
+                rest.is_empty(),
+                "{} printed more than its one line: {rest:?}",
+                self.name
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    fn terminate(&mut self) -> ExitStatus {
+        use rustix::process::{Pid, Signal, kill_process};
+        kill_process(Pid::from_child(&self.child), Signal::TERM)
+            .unwrap_or_else(|e| panic!("SIGTERM to {}: {e}", self.name));
+        self.wait_bounded()
+    }
+
+    #[cfg(not(unix))]
+    fn terminate(&mut self) -> ExitStatus {
+        self.child
+            .kill()
+            .unwrap_or_else(|e| panic!("killing {}: {e}", self.name));
+        self.wait_bounded()
+    }
+
+    /// Waits for the child, at most [`STOP_TIMEOUT`]; kills it and fails past that.
+    fn wait_bounded(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!("{} did not exit within {STOP_TIMEOUT:?}", self.name);
+                }
+                Err(e) => panic!("waiting for {}: {e}", self.name),
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads exactly `n` bytes (within the stream's timeout).
+pub fn read_exact(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    stream
+        .read_exact(&mut buf)
+        .unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
+    buf
+}
+
+/// Asserts that the peer closed the connection in an orderly way (a read returns 0) with
+/// nothing more sent.
+pub fn expect_eof(stream: &mut TcpStream) {
+    let mut buf = [0u8; 256];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!(
+            "expected end of file, got {n} more bytes: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) => panic!("expected end of file, got {e}"),
+    }
+}
+
+/// Asserts that nothing arrives within `wait` and the connection stays open.
+pub fn expect_silence(stream: &mut TcpStream, wait: Duration) {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 256];
+    match stream.read(&mut buf) {
+        Ok(0) => panic!("the server closed the connection"),
+        Ok(n) => panic!(
+            "expected silence, got {n} bytes: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) => {}
+        Err(e) => panic!("expected silence, got {e}"),
+    }
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+}
