@@ -2,9 +2,9 @@
 //! as a pipe or a tty (asyncore's `file_dispatcher`).
 
 use std::fmt;
-use std::io::{self, Read};
 #[cfg(unix)]
 use std::io::Write;
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 
 use socket2::{SockAddr, Socket};

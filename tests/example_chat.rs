@@ -33,7 +33,10 @@ impl User {
     /// The next line, without its `\n` (every server line ends in one).
     fn line(&mut self) -> String {
         let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("a line within the timeout");
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .expect("a line within the timeout");
         assert!(n > 0, "the server closed the connection");
         assert!(line.ends_with('\n'), "a line without its newline: {line:?}");
         line.pop();
@@ -48,13 +51,22 @@ impl User {
     fn login(server: &Server, name: &str) -> User {
         let mut user = User::join(server);
         user.send(&format!("login {name}\n"));
-        assert_eq!(user.lines(2), ["login success".to_string(), format!("{name} has entered the room.")]);
+        assert_eq!(
+            user.lines(2),
+            [
+                "login success".to_string(),
+                format!("{name} has entered the room.")
+            ]
+        );
         user
     }
 
     fn expect_eof(mut self) {
         let mut rest = String::new();
-        let n = self.reader.read_line(&mut rest).expect("end of file within the timeout");
+        let n = self
+            .reader
+            .read_line(&mut rest)
+            .expect("end of file within the timeout");
         assert_eq!(n, 0, "expected end of file, got {rest:?}");
         expect_eof(&mut self.stream);
     }
@@ -70,7 +82,10 @@ fn login_say_look_and_unknown_commands_follow_the_protocol() {
         alice.send("say too early\n");
         assert_eq!(alice.line(), "Unknown command: say");
         alice.send("login alice\r\n");
-        assert_eq!(alice.lines(2), ["login success", "alice has entered the room."]);
+        assert_eq!(
+            alice.lines(2),
+            ["login success", "alice has entered the room."]
+        );
 
         let mut bob = User::join(&server);
         bob.send("login alice\n");
@@ -87,7 +102,11 @@ fn login_say_look_and_unknown_commands_follow_the_protocol() {
         assert_eq!(alice.lines(3), ["Online Users:", "alice", "bob"]);
 
         bob.send("\ndance wildly\n");
-        assert_eq!(bob.line(), "Unknown command: dance", "an empty line gets no answer");
+        assert_eq!(
+            bob.line(),
+            "Unknown command: dance",
+            "an empty line gets no answer"
+        );
         server.stop();
     });
 }
@@ -101,7 +120,10 @@ fn input_byte_by_byte_and_coalesced_gives_the_same_answers() {
             carol.stream.write_all(&[byte]).unwrap();
             thread::sleep(Duration::from_millis(2));
         }
-        assert_eq!(carol.lines(2), ["login success", "carol has entered the room."]);
+        assert_eq!(
+            carol.lines(2),
+            ["login success", "carol has entered the room."]
+        );
 
         let mut dave = User::join(&server);
         dave.send("login dave\nsay hi\nlook\nlogin again\n");
