@@ -55,10 +55,13 @@
 
 mod deadline;
 mod default;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll;
 mod event;
 mod interest;
 mod kind;
 mod map;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod native;
 #[cfg(unix)]
 mod poll;
@@ -71,10 +74,16 @@ use std::io;
 use std::time::Duration;
 
 pub use default::DefaultSelector;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use epoll::EpollSelector;
 pub use event::{Event, Events};
 pub use interest::Interest;
 pub use kind::{SELECTOR_ENV, SelectorKind};
 pub use map::{SelectorKey, SelectorMap};
+/// The platform's native selector: [`EpollSelector`] here.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub type NativeSelector = EpollSelector;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub use native::NativeSelector;
 #[cfg(unix)]
 pub use poll::PollSelector;

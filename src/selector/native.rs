@@ -1,4 +1,5 @@
-//! The native backend: epoll, kqueue, IOCP or event ports, through `polling`.
+//! The native backend off Linux: kqueue, IOCP or event ports, through `polling` (epoll has
+//! its own backend, `epoll.rs`).
 //!
 //! `polling` is used in level mode wherever it supports it (everywhere but event ports);
 //! there the backend registers one-shot and re-arms each source after reporting it, so the

@@ -29,6 +29,8 @@ pub struct PollSelector {
     fds: Vec<PollFd<'static>>,
     slots: Vec<usize>,
     wake: WakeReceiver,
+    /// The wake-up socket was readable in the last wait.
+    woken: bool,
 }
 
 /// Marks a registration that has no place in `fds` (its interest is `NONE`).
@@ -61,6 +63,7 @@ impl PollSelector {
             fds: vec![PollFd::from_borrowed_fd(wake_fd, PollFlags::IN)],
             slots: vec![PARKED],
             wake,
+            woken: false,
         })
     }
 
@@ -176,6 +179,7 @@ impl WaitOnce for PollSelector {
         self.registrations.start_round();
         // fds[0] is the wake-up socket: `acknowledge_wake` deals with it.
         if !self.fds[0].revents().is_empty() {
+            self.woken = true;
             ready -= 1;
         }
         for position in 1..self.fds.len() {
@@ -205,6 +209,7 @@ impl WaitOnce for PollSelector {
     }
 
     fn acknowledge_wake(&mut self) -> bool {
-        self.wake.acknowledge()
+        // Read the wake-up socket only when it fired: no extra system call otherwise.
+        std::mem::take(&mut self.woken) && self.wake.acknowledge()
     }
 }

@@ -78,6 +78,7 @@ impl Registrations {
         })
     }
 
+    #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
     pub(crate) fn get(&self, slot: usize) -> Option<&Registration> {
         self.slots.get(slot)
     }

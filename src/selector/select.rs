@@ -32,6 +32,8 @@ pub struct SelectSelector {
     except: Vec<FdSetElement>,
     wake: WakeReceiver,
     wake_source: RawSource,
+    /// The wake-up socket was readable in the last wait.
+    woken: bool,
 }
 
 impl SelectSelector {
@@ -51,6 +53,7 @@ impl SelectSelector {
             except: Vec::new(),
             wake,
             wake_source,
+            woken: false,
         })
     }
 
@@ -97,15 +100,19 @@ impl SelectSelector {
     }
 
     /// Reports every registered source found in `set`.
+    /// Reports every registered source found in `set`; returns whether the wake-up socket
+    /// was in it.
     fn report_set(
         registrations: &mut Registrations,
         events: &mut Events,
         set: &[FdSetElement],
         what: SetKind,
-    ) {
+    ) -> bool {
+        let mut wake_seen = false;
         for source in FdSetIter::new(set) {
             let Ok(slot) = registrations.find(source) else {
-                continue; // the wake-up socket
+                wake_seen = true; // only the wake-up socket is in a set unregistered
+                continue;
             };
             let (raw, flags) = match what {
                 SetKind::Read => (Interest::READ, (false, false, false)),
@@ -117,6 +124,7 @@ impl SelectSelector {
             };
             registrations.report(events, slot, raw, flags);
         }
+        wake_seen
     }
 
     /// After `EBADF`: reports every registered descriptor that is no longer open as an error
@@ -237,7 +245,7 @@ impl WaitOnce for SelectSelector {
             }
             Err(e) => return Err(e.into()),
         }
-        Self::report_set(&mut self.registrations, events, &self.read, SetKind::Read);
+        self.woken = Self::report_set(&mut self.registrations, events, &self.read, SetKind::Read);
         Self::report_set(&mut self.registrations, events, &self.write, SetKind::Write);
         Self::report_set(
             &mut self.registrations,
@@ -249,6 +257,7 @@ impl WaitOnce for SelectSelector {
     }
 
     fn acknowledge_wake(&mut self) -> bool {
-        self.wake.acknowledge()
+        // Read the wake-up socket only when it fired: no extra system call otherwise.
+        std::mem::take(&mut self.woken) && self.wake.acknowledge()
     }
 }

@@ -1,8 +1,8 @@
 //! The cross-thread wake-up: a [`Waker`] ends a blocking [`Selector::select`] from any thread.
 //!
-//! The native backend uses `polling`'s own notification (an eventfd, a kqueue user event or an
-//! IOCP packet). poll and select have no such thing, so they watch a private socket: a Unix
-//! socket pair's read end on Unix, a UDP socket connected to itself on Windows. A flag
+//! The kqueue, IOCP and event-port backends use `polling`'s own notification (a kqueue user
+//! event, an IOCP packet). epoll, poll and select watch a private socket: a Unix socket
+//! pair's read end on Unix, a UDP socket connected to itself on Windows. A flag
 //! coalesces wake-ups, so a thousand `wake` calls before the loop runs cost one write.
 //!
 //! [`Selector::select`]: super::Selector::select
@@ -51,6 +51,7 @@ struct Shared {
 }
 
 enum Signal {
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     Poller(Arc<polling::Poller>),
     #[cfg(unix)]
     Socket(UnixStream),
@@ -71,6 +72,7 @@ impl Waker {
             return Ok(());
         }
         let result = match &self.shared.signal {
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
             Signal::Poller(poller) => poller.notify(),
             #[cfg(unix)]
             Signal::Socket(socket) => {
@@ -114,6 +116,7 @@ pub(crate) struct WakeReceiver {
 
 impl WakeReceiver {
     /// A receiver for a `polling::Poller`, which wakes itself.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
     pub(crate) fn for_poller(poller: Arc<polling::Poller>) -> WakeReceiver {
         WakeReceiver {
             shared: Arc::new(Shared {

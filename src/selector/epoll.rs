@@ -1,0 +1,247 @@
+//! The epoll backend (Linux, Android), directly over `rustix`.
+//!
+//! Why not through `polling` as the other native backends: `polling`'s epoll `wait` re-arms
+//! its notifier one-shot after every wait and reads it, so each iteration costs two extra
+//! `epoll_ctl` calls and a `read` (measured: 2 013 `epoll_ctl` for 1 000 echoed messages).
+//! Here the wake-up socket is registered once, level-triggered, and read only when it fired:
+//! a steady-state iteration is one `epoll_wait` and the I/O itself.
+//!
+//! Registrations are level-triggered (no `EPOLLET`), as Python's `EpollSelector`. A source
+//! parked with [`Interest::NONE`] is registered `EPOLLONESHOT` with no events, because epoll
+//! reports hang-ups whatever the interest and a level-triggered hang-up would spin the loop.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use rustix::buffer::spare_capacity;
+use rustix::event::{Timespec, epoll};
+
+use super::deadline::{WaitOnce, select_until};
+use super::registrations::Registrations;
+use super::source::borrow_raw;
+use super::waker::WakeReceiver;
+use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+
+/// The key of the wake-up socket; registration slots never reach it.
+const WAKE_KEY: u64 = u64::MAX;
+
+/// The event buffer starts this large and doubles as registrations grow, up to
+/// [`MAX_BUFFER`]; with more ready sources than that, level-triggered epoll reports the
+/// rest on the next wait (it rotates its ready list), so none starves.
+const MIN_BUFFER: usize = 256;
+const MAX_BUFFER: usize = 65_536;
+
+/// Python's `selectors.EpollSelector`: the native selector on Linux and Android.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use ioloop::selector::{EpollSelector, Events, Interest, Selector, Source};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut selector = EpollSelector::new()?;
+/// // SAFETY: `listener` outlives its registration (it is unregistered below).
+/// unsafe { selector.register(listener.raw_source(), 7, Interest::READ)? };
+/// let _client = TcpStream::connect(listener.local_addr()?)?;
+/// let mut events = Events::new();
+/// selector.select(&mut events, Some(Duration::from_secs(5)))?;
+/// assert_eq!(events.iter().next().map(|e| e.key()), Some(7));
+/// selector.unregister(listener.raw_source())?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct EpollSelector {
+    epoll: OwnedFd,
+    registrations: Registrations,
+    buffer: Vec<epoll::Event>,
+    wake: WakeReceiver,
+    woken: bool,
+}
+
+impl std::fmt::Debug for EpollSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpollSelector")
+            .field("epoll", &self.epoll)
+            .field("registrations", &self.registrations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn epoll_flags(interest: Interest) -> epoll::EventFlags {
+    let mut flags = epoll::EventFlags::empty();
+    if interest.is_readable() {
+        flags |= epoll::EventFlags::IN | epoll::EventFlags::PRI;
+    }
+    if interest.is_writable() {
+        flags |= epoll::EventFlags::OUT;
+    }
+    if interest.is_none() {
+        flags |= epoll::EventFlags::ONESHOT;
+    }
+    flags
+}
+
+impl EpollSelector {
+    /// Creates an epoll selector (close-on-exec) with its wake-up socket registered.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error (out of descriptors, say).
+    pub fn new() -> io::Result<EpollSelector> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let wake = WakeReceiver::with_socket()?;
+        let wake_source = wake.source().expect("a socket receiver has a source");
+        // SAFETY: the wake-up socket is owned by `wake`, which lives as long as `epoll`.
+        let wake_fd = unsafe { borrow_raw(wake_source) };
+        epoll::add(
+            &epoll,
+            wake_fd,
+            epoll::EventData::new_u64(WAKE_KEY),
+            epoll::EventFlags::IN,
+        )?;
+        Ok(EpollSelector {
+            epoll,
+            registrations: Registrations::default(),
+            buffer: Vec::with_capacity(MIN_BUFFER),
+            wake,
+            woken: false,
+        })
+    }
+
+    fn grow_buffer(&mut self) {
+        let wanted = (self.registrations.len() + 1)
+            .next_power_of_two()
+            .clamp(MIN_BUFFER, MAX_BUFFER);
+        if wanted > self.buffer.capacity() {
+            self.buffer = Vec::with_capacity(wanted);
+        }
+    }
+}
+
+impl Selector for EpollSelector {
+    fn kind(&self) -> SelectorKind {
+        SelectorKind::Epoll
+    }
+
+    unsafe fn register(
+        &mut self,
+        source: RawSource,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let slot = self.registrations.insert(source, key, interest)?;
+        // SAFETY: the caller keeps `register`'s contract (the source stays open while
+        // registered); epoll_ctl validates the number anyway.
+        let fd = unsafe { borrow_raw(source) };
+        let data = epoll::EventData::new_u64(slot as u64);
+        if let Err(e) = epoll::add(&self.epoll, fd, data, epoll_flags(interest)) {
+            self.registrations.remove(slot);
+            return Err(e.into());
+        }
+        self.grow_buffer();
+        Ok(())
+    }
+
+    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
+        let slot = self.registrations.find(source)?;
+        let registration = self
+            .registrations
+            .get_mut(slot)
+            .expect("slot of a found source");
+        // The kernel knows the slot, not the key: a new key alone needs no system call.
+        registration.key = key;
+        if registration.interest == interest {
+            return Ok(());
+        }
+        registration.interest = interest;
+        // SAFETY: a registered source is open (register's contract); one validating call.
+        let fd = unsafe { borrow_raw(source) };
+        let data = epoll::EventData::new_u64(slot as u64);
+        if let Err(e) = epoll::modify(&self.epoll, fd, data, epoll_flags(interest)) {
+            self.registrations.remove(slot);
+            let _ = epoll::delete(&self.epoll, fd);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
+        let slot = self.registrations.find(source)?;
+        self.registrations.remove(slot);
+        // SAFETY: the number goes to one epoll_ctl, which validates it; a source closed
+        // before unregistering gives EBADF or ENOENT, swallowed below as Python does.
+        if let Err(e) = epoll::delete(&self.epoll, unsafe { borrow_raw(source) }) {
+            log::debug!(target: "ioloop::selector", "unregister of {source:?}: epoll_ctl(DEL) failed ({e}); ignored");
+        }
+        Ok(())
+    }
+
+    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        select_until(self, events, timeout)
+    }
+
+    fn waker(&self) -> Waker {
+        self.wake.waker()
+    }
+
+    fn len(&self) -> usize {
+        self.registrations.len()
+    }
+}
+
+impl WaitOnce for EpollSelector {
+    fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
+        let timespec = wait.map(|wait| Timespec {
+            tv_sec: wait.as_secs() as _,
+            tv_nsec: wait.subsec_nanos() as _,
+        });
+        self.buffer.clear();
+        epoll::wait(
+            &self.epoll,
+            spare_capacity(&mut self.buffer),
+            timespec.as_ref(),
+        )?;
+        self.registrations.start_round();
+        for event in &self.buffer {
+            let (flags, key) = (event.flags, event.data.u64());
+            if key == WAKE_KEY {
+                self.woken = true;
+                continue;
+            }
+            use epoll::EventFlags as F;
+            // Python's mapping (selectors.py, EpollSelector.select): any bit but EPOLLOUT
+            // makes the source readable, any bit but EPOLLIN|EPOLLPRI makes it writable.
+            let raw = Interest::new(
+                flags.intersects(!F::OUT),
+                flags.intersects(!(F::IN | F::PRI)),
+            );
+            let extra = (
+                flags.contains(F::ERR),
+                flags.intersects(F::HUP | F::RDHUP),
+                flags.contains(F::PRI),
+            );
+            self.registrations.report(events, key as usize, raw, extra);
+        }
+        Ok(())
+    }
+
+    fn acknowledge_wake(&mut self) -> bool {
+        // Only read the wake-up socket when epoll said it is readable: no extra system
+        // call in a steady-state iteration.
+        if std::mem::take(&mut self.woken) {
+            self.wake.acknowledge()
+        } else {
+            false
+        }
+    }
+}
+
+impl AsRawFd for EpollSelector {
+    /// The epoll descriptor (Python's `selector.fileno()`), e.g. to nest this selector in
+    /// another.
+    fn as_raw_fd(&self) -> RawFd {
+        self.epoll.as_fd().as_raw_fd()
+    }
+}
