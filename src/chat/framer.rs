@@ -139,6 +139,15 @@ impl Framer {
         self.end = (self.end + n).min(self.buf.len());
     }
 
+    /// Frees the input buffer if it holds nothing, so an idle channel keeps no memory.
+    pub fn release_if_empty(&mut self) {
+        if self.start == self.end && self.buf.capacity() > 0 {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
     /// Bytes buffered and not yet handed on.
     pub fn buffered(&self) -> usize {
         self.end - self.start
