@@ -35,11 +35,6 @@ pub use producer::{Producer, SimpleProducer};
 pub use terminator::{ByteOrder, LengthPrefix, Terminator};
 
 use self::output::{Next, OutputQueue};
-
-thread_local! {
-    /// Where chat channels read: one buffer per thread (a loop runs on one), not per channel.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 use crate::{Context, Dispatcher, TimerId};
 
 /// Buffer sizes and limits of a chat channel.
@@ -401,18 +396,12 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
             return Ok(());
         }
         let size = self.channel.config.in_buffer_size.max(1);
-        // Read into the thread's scratch buffer and keep only what was read: a channel's own
+        // Read into the loop's scratch buffer and keep only what was read: a channel's own
         // buffer then holds no more than its unfinished message, and nothing when idle
         // (asynchat kept `ac_in_buffer_size` per channel; 10 000 idle chats kept 640 MiB).
-        let framer = &mut self.channel.framer;
-        let n = SCRATCH.with_borrow_mut(|scratch| {
-            if scratch.len() < size {
-                scratch.resize(size, 0);
-            }
-            let n = cx.recv(&mut scratch[..size])?;
-            framer.push(&scratch[..n]);
-            io::Result::Ok(n)
-        })?;
+        let data = cx.recv_scratch(size)?;
+        let n = data.len();
+        self.channel.framer.push(data);
         if n > 0 {
             self.deliver(cx)?;
         }

@@ -97,6 +97,25 @@ impl<'a, S: 'static> Context<'a, S> {
         }
     }
 
+    /// Reads up to `max` bytes into the loop's scratch buffer (one for all channels) and
+    /// returns them, with [`recv`](Self::recv)'s meanings (empty at end of file). For
+    /// channels that keep only part of what they read, so that none needs a read buffer of
+    /// its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub fn recv_scratch(&mut self, max: usize) -> io::Result<&[u8]> {
+        let mut scratch = std::mem::take(&mut self.core.scratch);
+        if scratch.len() < max {
+            scratch.resize(max, 0);
+        }
+        let result = self.recv(&mut scratch[..max]);
+        self.core.scratch = scratch;
+        let n = result?;
+        Ok(&self.core.scratch[..n])
+    }
+
     /// Writes from `buf`; returns how much was taken, `Ok(0)` if the socket is full (or the
     /// peer went away: then `handle_close` follows).
     ///

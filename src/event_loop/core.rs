@@ -53,6 +53,8 @@ pub(crate) struct Core<S> {
     next_generation: usize,
     /// How many times `Selector::modify` was called (for tests and benchmarks).
     pub(crate) modify_calls: u64,
+    /// What [`Context::recv_scratch`] reads into: one buffer for all channels.
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl<S: 'static> Core<S> {
@@ -67,6 +69,7 @@ impl<S: 'static> Core<S> {
             shared,
             next_generation: 0,
             modify_calls: 0,
+            scratch: Vec::new(),
         }
     }
 

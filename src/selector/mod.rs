@@ -58,6 +58,7 @@ mod default;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
 mod event;
+mod fd_set;
 mod interest;
 mod kind;
 mod map;

@@ -1,11 +1,7 @@
-//! The select backend: select(2) on Unix and Winsock `select` on Windows, both through
-//! `rustix`.
-//!
-//! The descriptor sets are sized at run time from the registrations (`rustix`'s
-//! `fd_set_num_elements`): a bit vector as long as the highest descriptor on Unix — so
-//! descriptors above `FD_SETSIZE` work, where C's `FD_SET` would be undefined behaviour —
-//! and a counted array as long as the number of sockets on Windows. A `select` is
-//! O(registered), as select itself is.
+//! The select backend: select(2) on Unix (through `rustix`) and Winsock `select` on Windows
+//! (through `windows-sys`), over descriptor sets sized at run time (`fd_set.rs`), so any
+//! descriptor number and any number of sockets work. A `select` is O(registered), as
+//! select itself is.
 //!
 //! The except set: on Unix it holds the readers, and reports out-of-band data; on Windows it
 //! holds the writers, because Winsock reports a failed non-blocking connect only there
@@ -14,9 +10,8 @@
 use std::io;
 use std::time::Duration;
 
-use rustix::event::{FdSetElement, FdSetIter, Timespec, fd_set_insert, fd_set_num_elements};
-
 use super::deadline::{WaitOnce, select_until};
+use super::fd_set::{self, FdSet};
 use super::registrations::Registrations;
 use super::waker::WakeReceiver;
 use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
@@ -27,9 +22,9 @@ use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
 /// above 1023), this backend handles any descriptor number.
 pub struct SelectSelector {
     registrations: Registrations,
-    read: Vec<FdSetElement>,
-    write: Vec<FdSetElement>,
-    except: Vec<FdSetElement>,
+    read: FdSet,
+    write: FdSet,
+    except: FdSet,
     wake: WakeReceiver,
     wake_source: RawSource,
     /// The wake-up socket was readable in the last wait.
@@ -48,17 +43,17 @@ impl SelectSelector {
         let wake_source = wake.source().expect("a socket receiver has a source");
         Ok(SelectSelector {
             registrations: Registrations::default(),
-            read: Vec::new(),
-            write: Vec::new(),
-            except: Vec::new(),
+            read: FdSet::default(),
+            write: FdSet::default(),
+            except: FdSet::default(),
             wake,
             wake_source,
             woken: false,
         })
     }
 
-    /// Fills the three sets from the registrations; returns `nfds` (ignored on Windows).
-    fn fill_sets(&mut self) -> i32 {
+    /// Fills the three sets from the registrations; returns the highest source in them.
+    fn fill_sets(&mut self) -> RawSource {
         let count = self.registrations.len() + 1;
         let mut highest = self.wake_source;
         for (_, registration) in self.registrations.iter() {
@@ -66,50 +61,38 @@ impl SelectSelector {
                 highest = highest.max(registration.source);
             }
         }
-        // Unix sizes a bit vector by the highest descriptor; Windows sizes a counted array by
-        // `count` and ignores both numbers.
-        #[cfg(unix)]
-        let (bound, nfds) = (highest + 1, highest + 1);
-        #[cfg(windows)]
-        let (bound, nfds) = {
-            let _ = highest;
-            (0, 0)
-        };
-        let elements = fd_set_num_elements(count, bound);
         for set in [&mut self.read, &mut self.write, &mut self.except] {
-            set.clear();
-            set.resize(elements, FdSetElement::default());
+            set.reset(count, highest);
         }
-        fd_set_insert(&mut self.read, self.wake_source);
+        self.read.insert(self.wake_source);
         for (_, registration) in self.registrations.iter() {
             let (source, interest) = (registration.source, registration.interest);
             if interest.is_readable() {
-                fd_set_insert(&mut self.read, source);
+                self.read.insert(source);
                 if cfg!(unix) {
-                    fd_set_insert(&mut self.except, source);
+                    self.except.insert(source);
                 }
             }
             if interest.is_writable() {
-                fd_set_insert(&mut self.write, source);
+                self.write.insert(source);
                 if cfg!(windows) {
-                    fd_set_insert(&mut self.except, source);
+                    self.except.insert(source);
                 }
             }
         }
-        nfds
+        highest
     }
 
-    /// Reports every registered source found in `set`.
     /// Reports every registered source found in `set`; returns whether the wake-up socket
     /// was in it.
     fn report_set(
         registrations: &mut Registrations,
         events: &mut Events,
-        set: &[FdSetElement],
+        set: &FdSet,
         what: SetKind,
     ) -> bool {
         let mut wake_seen = false;
-        for source in FdSetIter::new(set) {
+        for source in set.ready() {
             let Ok(slot) = registrations.find(source) else {
                 wake_seen = true; // only the wake-up socket is in a set unregistered
                 continue;
@@ -217,33 +200,23 @@ impl Selector for SelectSelector {
 
 impl WaitOnce for SelectSelector {
     fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
-        let nfds = self.fill_sets();
-        let timespec = wait.map(|wait| Timespec {
-            tv_sec: wait.as_secs() as _,
-            tv_nsec: wait.subsec_nanos() as _,
-        });
-        // SAFETY: every descriptor in the sets is registered and so, by `register`'s
-        // contract, open (the wake-up socket is owned by `self.wake`). A caller who broke
-        // that contract gets EBADF, handled below, not undefined behaviour: the kernel
-        // validates every number.
-        let result = unsafe {
-            rustix::event::select(
-                nfds,
-                Some(&mut self.read),
-                Some(&mut self.write),
-                Some(&mut self.except),
-                timespec.as_ref(),
-            )
-        };
+        let highest = self.fill_sets();
+        let result = fd_set::select(
+            highest,
+            &mut self.read,
+            &mut self.write,
+            &mut self.except,
+            wait,
+        );
         self.registrations.start_round();
         match result {
             Ok(_) => {}
             #[cfg(unix)]
-            Err(rustix::io::Errno::BADF) => {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BADF.raw_os_error()) => {
                 self.report_closed(events);
                 return Ok(());
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         self.woken = Self::report_set(&mut self.registrations, events, &self.read, SetKind::Read);
         Self::report_set(&mut self.registrations, events, &self.write, SetKind::Write);
