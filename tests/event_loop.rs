@@ -1866,3 +1866,77 @@ fn five_hundred_concurrent_clients_each_get_their_echo() {
         assert_eq!(accepted, CLIENTS);
     });
 }
+
+/// Accepts Unix-domain connections and echoes what each sends.
+#[cfg(unix)]
+struct UnixEchoServer;
+
+#[cfg(unix)]
+impl Dispatcher<Log> for UnixEchoServer {
+    fn handle_accepted(
+        &mut self,
+        cx: &mut Cx<'_>,
+        socket: Socket,
+        _addr: SockAddr,
+    ) -> io::Result<()> {
+        let accepting = cx.is_accepting();
+        cx.state()
+            .push(format!("unix accepted accepting={accepting}"));
+        cx.spawn(socket, UnixEcho)?;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+struct UnixEcho;
+
+#[cfg(unix)]
+impl Dispatcher<Log> for UnixEcho {
+    fn handle_read(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        let mut buf = [0u8; 256];
+        let n = cx.recv(&mut buf)?;
+        let sent = cx.send(&buf[..n])?;
+        assert_eq!(sent, n, "a short reply fits in an empty socket buffer");
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_unix_domain_listener_accepts_and_its_connections_echo() {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    for_each_kind(|kind| {
+        let path =
+            std::env::temp_dir().join(format!("ioloop-test-{}-{kind}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut event_loop = new_loop(kind);
+        event_loop.spawn(listener, UnixEchoServer).unwrap();
+        let mut client = UnixStream::connect(&path).unwrap();
+        client.set_nonblocking(true).unwrap();
+        client.write_all(b"over a unix socket").unwrap();
+        let mut echoed = Vec::new();
+        let deadline = Instant::now() + LIMIT;
+        while echoed.len() < 18 {
+            assert!(
+                Instant::now() < deadline,
+                "no echo within {LIMIT:?}: {echoed:?}"
+            );
+            event_loop.run_once(Some(loop_util::STEP)).unwrap();
+            let mut buf = [0u8; 64];
+            match client.read(&mut buf) {
+                Ok(n) => echoed.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("reading the echo: {e}"),
+            }
+        }
+        assert_eq!(echoed, b"over a unix socket");
+        assert!(
+            event_loop.state().has("unix accepted accepting=true"),
+            "{:?}",
+            event_loop.state().events
+        );
+        drop(event_loop);
+        let _ = std::fs::remove_file(&path);
+    });
+}
