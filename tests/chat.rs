@@ -1,0 +1,447 @@
+//! The chat layer (Python's `asynchat`) over real sockets, once per backend: the behaviours
+//! of Python's test_asynchat, plus the limits and guarantees the port adds.
+
+mod chat_util;
+
+use std::io::{self, Write};
+use std::sync::Mutex;
+
+use ioloop::Context;
+use ioloop::chat::{
+    AsyncChat, ChatChannel, ChatConfig, ChatHandler, LengthPrefix, SimpleProducer, Terminator,
+};
+
+use chat_util::{
+    Rec, connect, for_each_kind, read_to_eof_while_running, read_while_running, run_steps,
+    run_until, serve,
+};
+
+/// Records every message.
+struct Record;
+
+impl ChatHandler<Rec> for Record {
+    fn found_terminator(
+        &mut self,
+        _: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: Vec<u8>,
+    ) -> io::Result<()> {
+        cx.state().messages.push(message);
+        Ok(())
+    }
+
+    fn handle_error(&mut self, _: &mut ChatChannel, cx: &mut Context<'_, Rec>, error: io::Error) {
+        cx.state().errors.push(error.kind());
+        cx.close();
+    }
+}
+
+fn recorder(terminator: Terminator) -> impl FnMut() -> AsyncChat<Record> + 'static {
+    move || AsyncChat::new(Record, terminator.clone())
+}
+
+/// Sends `data` in chunks of `chunk` bytes, running the loop between them so the server
+/// sees separate reads.
+fn send_chunked(
+    event_loop: &mut ioloop::EventLoop<Rec>,
+    client: &mut std::net::TcpStream,
+    data: &[u8],
+    chunk: usize,
+) {
+    for piece in data.chunks(chunk) {
+        client.write_all(piece).unwrap();
+        run_steps(event_loop, 1);
+    }
+}
+
+#[test]
+fn line_terminators_of_one_two_and_three_bytes_split_across_reads_of_one_two_and_three() {
+    for_each_kind(|kind| {
+        for terminator in [&b"\n"[..], b"\r\n", b"qqq"] {
+            for chunk in 1..=3 {
+                let (mut event_loop, mut client, _) =
+                    serve(kind, recorder(Terminator::bytes(terminator)));
+                let mut data = b"hello world".to_vec();
+                data.extend_from_slice(terminator);
+                data.extend_from_slice(b"I'm not dead yet!");
+                data.extend_from_slice(terminator);
+                send_chunked(&mut event_loop, &mut client, &data, chunk);
+                run_until(&mut event_loop, |rec| rec.messages.len() == 2);
+                assert_eq!(
+                    event_loop.state().texts(),
+                    ["hello world", "I'm not dead yet!"],
+                    "terminator {terminator:?}, chunks of {chunk}"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn a_numeric_terminator_delivers_its_count_then_stays_spent() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::count(5).unwrap()));
+        send_chunked(
+            &mut event_loop,
+            &mut client,
+            b"hello world, I'm not dead yet!\n",
+            3,
+        );
+        run_until(&mut event_loop, |rec| !rec.messages.is_empty());
+        run_steps(&mut event_loop, 20);
+        assert_eq!(
+            event_loop.state().texts(),
+            ["hello"],
+            "a spent count delivers nothing more"
+        );
+    });
+}
+
+/// Streams everything through `collect_incoming_data`.
+struct Stream;
+
+impl ChatHandler<Rec> for Stream {
+    fn found_terminator(
+        &mut self,
+        _: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: Vec<u8>,
+    ) -> io::Result<()> {
+        cx.state().messages.push(message);
+        Ok(())
+    }
+
+    fn collect_incoming_data(&mut self, data: &[u8], _message: &mut Vec<u8>) {
+        streamed().extend_from_slice(data);
+    }
+}
+
+/// What [`Stream`] collected (only the one test that uses it touches it).
+static STREAMED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+fn streamed() -> std::sync::MutexGuard<'static, Vec<u8>> {
+    STREAMED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[test]
+fn the_none_terminator_collects_everything_and_delivers_nothing() {
+    for_each_kind(|kind| {
+        streamed().clear();
+        let (mut event_loop, mut client, _) =
+            serve(kind, || AsyncChat::new(Stream, Terminator::None));
+        let data = b"hello world\nI'm not dead yet!\n";
+        send_chunked(&mut event_loop, &mut client, data, 7);
+        run_steps(&mut event_loop, 5);
+        let deadline = std::time::Instant::now() + chat_util::LIMIT;
+        while streamed().len() < data.len() {
+            assert!(std::time::Instant::now() < deadline);
+            run_steps(&mut event_loop, 1);
+        }
+        assert_eq!(streamed().as_slice(), data);
+        assert!(event_loop.state().messages.is_empty());
+    });
+}
+
+/// Pushes its output at once: what `make` returns is queued before the channel is spawned.
+struct Silent;
+
+impl ChatHandler<Rec> for Silent {
+    fn found_terminator(
+        &mut self,
+        _: &mut ChatChannel,
+        _: &mut Context<'_, Rec>,
+        _: Vec<u8>,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn a_simple_producer_and_a_closure_producer_arrive_exactly() {
+    for_each_kind(|kind| {
+        let data = pattern(10_000);
+        let expected = {
+            let mut all = data.clone();
+            all.extend_from_slice(b"--");
+            all.extend_from_slice(&data);
+            all
+        };
+        let for_server = data.clone();
+        let (mut event_loop, mut client, _) = serve(kind, move || {
+            let mut chat = AsyncChat::new(Silent, b"\n");
+            chat.channel()
+                .push_with_producer(SimpleProducer::new(for_server.clone(), 8))
+                .unwrap();
+            chat.push(&b"--"[..]).unwrap();
+            let mut pieces: Vec<Vec<u8>> = for_server.chunks(999).map(<[u8]>::to_vec).collect();
+            pieces.reverse();
+            chat.channel()
+                .push_with_producer(move || pieces.pop())
+                .unwrap();
+            chat
+        });
+        let got = read_while_running(&mut event_loop, &mut client, expected.len());
+        assert!(got == expected, "the produced bytes differ");
+    });
+}
+
+#[test]
+fn a_large_push_arrives_intact() {
+    for_each_kind(|kind| {
+        let data = pattern(4 * 1024 * 1024);
+        let for_server = data.clone();
+        let (mut event_loop, mut client, _) = serve(kind, move || {
+            let mut chat = AsyncChat::new(Silent, b"\n");
+            chat.push(for_server.clone()).unwrap();
+            chat
+        });
+        let got = read_while_running(&mut event_loop, &mut client, data.len());
+        assert!(got == data, "4 MiB pushed, different bytes received");
+    });
+}
+
+#[test]
+fn consecutive_terminators_deliver_empty_messages() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+        client
+            .write_all(b"hello world\n\nI'm not dead yet!\n")
+            .unwrap();
+        run_until(&mut event_loop, |rec| rec.messages.len() == 3);
+        assert_eq!(
+            event_loop.state().texts(),
+            ["hello world", "", "I'm not dead yet!"]
+        );
+    });
+}
+
+#[test]
+fn close_when_done_sends_everything_then_closes_and_refuses_later_pushes() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, || {
+            let mut chat = AsyncChat::new(Silent, b"\n");
+            chat.push(pattern(100_000)).unwrap();
+            chat.channel().close_when_done();
+            let refused = chat.push(&b"too late"[..]).unwrap_err();
+            assert_eq!(refused.kind(), io::ErrorKind::NotConnected);
+            chat
+        });
+        let got = read_to_eof_while_running(&mut event_loop, &mut client);
+        assert!(got == pattern(100_000), "got {} bytes", got.len());
+        run_until(&mut event_loop, |_| true);
+        assert_eq!(event_loop.len(), 1, "only the listener is left");
+    });
+}
+
+#[test]
+fn push_takes_byte_slices_vectors_arrays_and_text() {
+    // `push` takes `impl Into<Vec<u8>>`: an integer (Python's `push(10)`) does not compile.
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, || {
+            let mut chat = AsyncChat::new(Silent, b"\n");
+            chat.push(&b"slice,"[..]).unwrap();
+            chat.push(b"vec,".to_vec()).unwrap();
+            chat.push(b"array,").unwrap();
+            chat.push("str,").unwrap();
+            chat.push(String::from("string")).unwrap();
+            chat
+        });
+        let got = read_while_running(&mut event_loop, &mut client, 26);
+        assert_eq!(got, b"slice,vec,array,str,string");
+    });
+}
+
+#[test]
+fn a_spurious_wake_up_neither_closes_nor_reaches_handle_error() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+        let token = event_loop.state().channels[0];
+        // Mark the channel for a read with nothing to read: as a spurious event would.
+        for _ in 0..5 {
+            event_loop
+                .handle()
+                .call_soon_threadsafe(move |cx| cx.wake(token))
+                .unwrap();
+            run_steps(&mut event_loop, 1);
+        }
+        client.write_all(b"still here\n").unwrap();
+        run_until(&mut event_loop, |rec| rec.messages.len() == 1);
+        assert!(event_loop.state().errors.is_empty());
+        assert_eq!(event_loop.len(), 2);
+    });
+}
+
+/// Reads a header, then a body whose length the header gives (an HTTP-like protocol).
+struct HeadThenBody;
+
+impl ChatHandler<Rec> for HeadThenBody {
+    fn found_terminator(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: Vec<u8>,
+    ) -> io::Result<()> {
+        if message.starts_with(b"HEAD") {
+            chat.set_terminator(Terminator::count(8)?);
+        } else {
+            chat.set_terminator(b"\r\n\r\n");
+        }
+        cx.state().messages.push(message);
+        Ok(())
+    }
+}
+
+#[test]
+fn set_terminator_in_found_terminator_applies_to_bytes_already_read() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) =
+            serve(kind, || AsyncChat::new(HeadThenBody, b"\r\n\r\n"));
+        client
+            .write_all(b"HEAD\r\n\r\nBODYBODYHEAD\r\n\r\n12345678")
+            .unwrap();
+        run_until(&mut event_loop, |rec| rec.messages.len() == 4);
+        assert_eq!(
+            event_loop.state().texts(),
+            ["HEAD", "BODYBODY", "HEAD", "12345678"]
+        );
+    });
+}
+
+/// Closes on the first message.
+struct CloseOnFirst;
+
+impl ChatHandler<Rec> for CloseOnFirst {
+    fn found_terminator(
+        &mut self,
+        _: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: Vec<u8>,
+    ) -> io::Result<()> {
+        cx.state().messages.push(message);
+        cx.close();
+        Ok(())
+    }
+}
+
+#[test]
+fn no_message_is_delivered_after_close() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(CloseOnFirst, b"\n"));
+        client.write_all(b"a\nb\nc\n").unwrap();
+        let _ = read_to_eof_while_running(&mut event_loop, &mut client);
+        run_steps(&mut event_loop, 5);
+        assert_eq!(
+            event_loop.state().texts(),
+            ["a"],
+            "asynchat delivered all three"
+        );
+    });
+}
+
+#[test]
+fn an_over_long_message_is_invalid_data_and_closes_only_that_channel() {
+    for_each_kind(|kind| {
+        let config = ChatConfig {
+            max_message: 1024,
+            ..ChatConfig::default()
+        };
+        let (mut event_loop, mut flood, addr) =
+            serve(kind, move || AsyncChat::with_config(Record, b"\n", config));
+        let mut good = connect(&mut event_loop, addr.0);
+        let _ = flood.write_all(&vec![b'x'; 5000]);
+        let _ = read_to_eof_while_running(&mut event_loop, &mut flood);
+        assert_eq!(event_loop.state().errors, [io::ErrorKind::InvalidData]);
+        good.write_all(b"fine\n").unwrap();
+        run_until(&mut event_loop, |rec| rec.messages.len() == 1);
+        assert_eq!(event_loop.state().texts(), ["fine"]);
+    });
+}
+
+/// Answers every line with 100 lines.
+struct Loud;
+
+impl ChatHandler<Rec> for Loud {
+    fn found_terminator(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        _: Vec<u8>,
+    ) -> io::Result<()> {
+        cx.state().messages.push(Vec::new());
+        chat.push(b"echo-x\n".repeat(100))
+    }
+}
+
+#[test]
+fn a_peer_that_does_not_read_stops_the_channel_reading_and_memory_stays_bounded() {
+    for_each_kind(|kind| {
+        const LINES: usize = 10_000;
+        const HIGH_WATER: usize = 64 * 1024;
+        const IN_BUFFER: usize = 4096;
+        let config = ChatConfig {
+            high_water: HIGH_WATER,
+            in_buffer_size: IN_BUFFER,
+            ..ChatConfig::default()
+        };
+        let (mut event_loop, mut client, _) =
+            serve(kind, move || AsyncChat::with_config(Loud, b"\n", config));
+        let token = event_loop.state().channels[0];
+        client.write_all(&b"x\n".repeat(LINES)).unwrap();
+        run_steps(&mut event_loop, 100);
+        let queued = event_loop
+            .get_mut::<AsyncChat<Loud>>(token)
+            .unwrap()
+            .channel()
+            .queued();
+        // One read of at most IN_BUFFER bytes (IN_BUFFER / 2 lines) past the mark, at most.
+        let bound = HIGH_WATER + IN_BUFFER / 2 * 700;
+        assert!(queued <= bound, "{queued} bytes queued, bound {bound}");
+        let answered = event_loop.state().messages.len();
+        assert!(
+            answered < LINES,
+            "it kept reading: all {answered} lines answered"
+        );
+        // Now the peer reads: everything arrives, in order.
+        let got = read_while_running(&mut event_loop, &mut client, LINES * 700);
+        assert!(got.chunks(7).all(|line| line == b"echo-x\n"));
+        assert_eq!(event_loop.state().messages.len(), LINES);
+    });
+}
+
+#[test]
+fn discard_buffers_keeps_a_pending_close() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, || {
+            let mut chat = AsyncChat::new(Silent, b"\n");
+            chat.push(&b"never sent"[..]).unwrap();
+            chat.channel().close_when_done();
+            chat.channel().discard_buffers();
+            chat
+        });
+        let got = read_to_eof_while_running(&mut event_loop, &mut client);
+        assert!(got.is_empty(), "discarded output was sent: {got:?}");
+    });
+}
+
+#[test]
+fn length_prefixed_frames_split_anywhere_are_delivered_whole() {
+    for_each_kind(|kind| {
+        let terminator =
+            Terminator::length_prefixed(LengthPrefix::new(2).keep_header(false)).unwrap();
+        let (mut event_loop, mut client, _) = serve(kind, recorder(terminator));
+        let mut stream = Vec::new();
+        for body in [&b"first"[..], b"", b"the third frame"] {
+            stream.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            stream.extend_from_slice(body);
+        }
+        send_chunked(&mut event_loop, &mut client, &stream, 3);
+        run_until(&mut event_loop, |rec| rec.messages.len() == 3);
+        assert_eq!(event_loop.state().texts(), ["first", "", "the third frame"]);
+    });
+}
