@@ -2,6 +2,7 @@
 //! of Python's test_asynchat, plus the limits and guarantees the port adds.
 
 mod chat_util;
+mod kinds;
 
 use std::io::{self, Write};
 use std::sync::Mutex;

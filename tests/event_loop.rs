@@ -2,6 +2,7 @@
 //! Python's test_asyncore behaviours, plus the loop's own guarantees (tokens, timers,
 //! cross-thread handles, interest bookkeeping).
 
+mod kinds;
 mod loop_util;
 
 use std::io::{self, Read, Write};

@@ -7,6 +7,7 @@
 //! only: elsewhere it reports 0 tests.
 
 #[cfg(unix)]
+mod kinds;
 mod loop_util;
 
 #[cfg(unix)]

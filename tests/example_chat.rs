@@ -2,6 +2,7 @@
 //! protocol, input byte by byte and coalesced, disconnects, and over-long lines.
 
 mod example_util;
+mod kinds;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

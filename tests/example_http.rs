@@ -2,6 +2,7 @@
 //! keep-alive and closing, pipelining, bodies, and the error responses.
 
 mod example_util;
+mod kinds;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -3,6 +3,7 @@
 //! bad `command_length`s).
 
 mod example_util;
+mod kinds;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -7,6 +7,7 @@
 //! (`cargo test --test examples`), build them first with `cargo build --examples`.
 
 mod example_util;
+mod kinds;
 mod loop_util;
 
 use std::io::{Read, Write};

@@ -2,6 +2,7 @@
 //! over real sockets on 127.0.0.1: registration, level-triggered readiness, timeouts, the
 //! waker, and the kinds themselves. Modelled on CPython's Lib/test/test_selectors.py.
 
+mod kinds;
 mod util;
 
 use std::io::{ErrorKind, Read};

@@ -3,6 +3,7 @@
 //! the whole process, so this file is its own test binary with a single test.
 
 #[cfg(unix)]
+mod kinds;
 mod util;
 
 #[cfg(unix)]

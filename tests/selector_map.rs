@@ -1,6 +1,7 @@
 //! `SelectorMap`, Python's `selector.register(fileobj, events, data)` with owned sources, on
 //! every backend over real sockets on 127.0.0.1.
 
+mod kinds;
 mod util;
 
 use std::io::{ErrorKind, Read, Write};

@@ -4,6 +4,7 @@
 //! take the signal.
 
 #[cfg(unix)]
+mod kinds;
 mod util;
 
 #[cfg(unix)]

@@ -42,7 +42,11 @@ fn terminator(choice: &[u8]) -> Option<Terminator> {
                 return None;
             };
             let prefix = LengthPrefix::new([1, 2, 4, 8][usize::from(width % 4)])
-                .order(if flags & 1 == 0 { ByteOrder::Big } else { ByteOrder::Little })
+                .order(if flags & 1 == 0 {
+                    ByteOrder::Big
+                } else {
+                    ByteOrder::Little
+                })
                 .keep_header(flags & 2 == 0)
                 .offset(usize::from(offset % 4))
                 .adjustment(i64::from(adjustment as i8));
@@ -71,7 +75,10 @@ fuzz_target!(|input: &[u8]| {
     }
     let whole = run(&terminator, &[data]);
     let pieces = run(&terminator, &chunks);
-    assert_eq!(whole, pieces, "a split changed the outcome for {terminator:?}");
+    assert_eq!(
+        whole, pieces,
+        "a split changed the outcome for {terminator:?}"
+    );
     if let Terminator::Bytes(needle) = &terminator {
         for frame in &whole.0 {
             assert!(!frame.windows(needle.len()).any(|w| w == needle.as_slice()));

@@ -47,6 +47,15 @@ impl Deadline {
     }
 }
 
+/// A wait as the `Timespec` rustix's poll, epoll and select take (`None` blocks).
+#[cfg(unix)]
+pub(crate) fn timespec(wait: Option<Duration>) -> Option<rustix::event::Timespec> {
+    wait.map(|wait| rustix::event::Timespec {
+        tv_sec: wait.as_secs() as _,
+        tv_nsec: wait.subsec_nanos() as _,
+    })
+}
+
 /// `d` rounded up to a whole number of milliseconds (Python's `math.ceil(timeout * 1e3)`).
 pub(crate) fn round_up_to_millis(d: Duration) -> Duration {
     let millis = d.as_nanos().div_ceil(1_000_000);

@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
-use rustix::event::{Timespec, epoll};
+use rustix::event::epoll;
 
 use super::deadline::{WaitOnce, select_until};
 use super::registrations::Registrations;
@@ -193,10 +193,7 @@ impl Selector for EpollSelector {
 
 impl WaitOnce for EpollSelector {
     fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
-        let timespec = wait.map(|wait| Timespec {
-            tv_sec: wait.as_secs() as _,
-            tv_nsec: wait.subsec_nanos() as _,
-        });
+        let timespec = super::deadline::timespec(wait);
         self.buffer.clear();
         epoll::wait(
             &self.epoll,

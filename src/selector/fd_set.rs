@@ -84,10 +84,7 @@ pub(crate) fn select(
 ) -> io::Result<()> {
     #[cfg(unix)]
     {
-        let timespec = wait.map(|wait| rustix::event::Timespec {
-            tv_sec: wait.as_secs() as _,
-            tv_nsec: wait.subsec_nanos() as _,
-        });
+        let timespec = super::deadline::timespec(wait);
         // SAFETY: every descriptor in the sets is registered, and so open by `register`'s
         // contract; one that is not gives EBADF, not undefined behaviour (the kernel
         // validates every number). The sets are sized for `highest + 1` bits.

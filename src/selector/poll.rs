@@ -8,7 +8,7 @@
 use std::io;
 use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 
 use super::deadline::{WaitOnce, select_until};
 use super::registrations::Registrations;
@@ -171,10 +171,7 @@ impl Selector for PollSelector {
 
 impl WaitOnce for PollSelector {
     fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
-        let timespec = wait.map(|wait| Timespec {
-            tv_sec: wait.as_secs() as _,
-            tv_nsec: wait.subsec_nanos() as _,
-        });
+        let timespec = super::deadline::timespec(wait);
         let mut ready = rustix::event::poll(&mut self.fds, timespec.as_ref())?;
         self.registrations.start_round();
         // fds[0] is the wake-up socket: `acknowledge_wake` deals with it.

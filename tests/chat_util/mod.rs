@@ -5,12 +5,15 @@
 
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
 use std::time::{Duration, Instant};
 
 use ioloop::selector::SelectorKind;
 use ioloop::{Context, Dispatcher, EventLoop, Token};
 use socket2::{SockAddr, Socket};
+
+#[allow(unused_imports)] // not every test file runs per backend
+pub use crate::kinds::for_each_kind;
 
 /// The longest any test waits for anything.
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -33,22 +36,6 @@ impl Rec {
             .iter()
             .map(|m| String::from_utf8_lossy(m).into_owned())
             .collect()
-    }
-}
-
-/// Runs `test` once per backend this platform has; a failure names the backend.
-pub fn for_each_kind(mut test: impl FnMut(SelectorKind)) {
-    for kind in SelectorKind::available() {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| test(kind))) {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-            match message {
-                Some(message) => panic!("[selector {kind}] {message}"),
-                None => resume_unwind(panic),
-            }
-        }
     }
 }
 

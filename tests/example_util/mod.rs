@@ -5,10 +5,9 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::any::Any;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -16,6 +15,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ioloop::selector::SelectorKind;
+
+#[allow(unused_imports)] // not every test file runs per backend
+pub use crate::kinds::for_each_kind;
 
 /// Read and write timeout of every test connection: a broken server fails a test instead of
 /// hanging it.
@@ -27,27 +29,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long a server may take to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs `test` once per backend this platform has; a failure names the backend.
-pub fn for_each_kind<F: FnMut(SelectorKind)>(mut test: F) {
-    let kinds = SelectorKind::available();
-    assert!(!kinds.is_empty(), "no selector kind is available");
-    for kind in kinds {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| test(kind))) {
-            match panic_message(payload.as_ref()) {
-                Some(message) => panic!("[selector {kind}] {message}"),
-                None => resume_unwind(payload),
-            }
-        }
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-}
 
 /// The path of example `name`'s binary, next to this test binary:
 /// `target/<profile>/deps/<test>` → `target/<profile>/examples/<name>`. Plain `cargo test`

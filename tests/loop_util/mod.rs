@@ -5,27 +5,20 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::panic::{self, AssertUnwindSafe};
+
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ioloop::EventLoop;
-use ioloop::selector::SelectorKind;
+
+#[allow(unused_imports)] // not every test file runs per backend
+pub use crate::kinds::for_each_kind;
 
 /// How long any wait in these tests may last before it counts as a failure.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
 /// One step of a driven loop.
 pub const STEP: Duration = Duration::from_millis(50);
-
-/// Runs `test` once per backend this platform has, naming the backend in any failure.
-pub fn for_each_kind(test: impl Fn(SelectorKind)) {
-    for kind in SelectorKind::available() {
-        if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| test(kind))) {
-            panic!("[selector {kind}] {}", panic_message(&*panic));
-        }
-    }
-}
 
 /// The text of a panic payload.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

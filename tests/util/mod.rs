@@ -4,16 +4,18 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::any::Any;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ioloop::selector::{DefaultSelector, Event, Events, Interest, Selector, SelectorKind, Waker};
+
+#[allow(unused_imports)] // not every test file runs per backend
+pub use crate::kinds::for_each_kind;
 
 /// How long a test waits for something that should happen at once, per `select` call.
 pub const WAIT: Duration = Duration::from_millis(500);
@@ -29,27 +31,6 @@ pub const SANITY: Duration = Duration::from_secs(10);
 
 /// Timeouts for blocking socket calls, so that a broken test fails instead of hanging.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs `test` once per backend this platform has; a failure names the backend.
-pub fn for_each_kind<F: FnMut(SelectorKind)>(mut test: F) {
-    let kinds = SelectorKind::available();
-    assert!(!kinds.is_empty(), "no selector kind is available");
-    for kind in kinds {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| test(kind))) {
-            match panic_message(payload.as_ref()) {
-                Some(message) => panic!("[selector {kind}] {message}"),
-                None => resume_unwind(payload),
-            }
-        }
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-}
 
 /// A selector of `kind`, checked to be that kind and empty.
 pub fn selector(kind: SelectorKind) -> DefaultSelector {
