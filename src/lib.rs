@@ -11,6 +11,9 @@
 //!   socket and its dispatcher) and calls `handle_read`, `handle_write`, `handle_accepted`…
 //!   when they are ready, with timers, a cross-thread [`LoopHandle`], and O(ready + changed)
 //!   iterations instead of asyncore's O(channels).
+//! - [`chat`] — the `asynchat` module: [`AsyncChat`](chat::AsyncChat) frames a channel's input
+//!   by a [`Terminator`](chat::Terminator) (bytes, a count, none, or length-prefixed binary
+//!   frames) and queues output with `push`, producers and `close_when_done`, within limits.
 //!
 //! # An echo server
 //!
@@ -91,6 +94,20 @@
 //! | another dispatcher object | [`cx.get_mut::<Handler>(token)`](Context::get_mut) |
 //! | (none) | timers: [`cx.call_later(delay)`](Context::call_later) → [`Dispatcher::handle_timer`]; [`cx.cancel(id)`](Context::cancel) |
 //! | (none) | [`handle.call_soon_threadsafe(closure)`](LoopHandle::call_soon_threadsafe) |
+//!
+//! # Porting from Python's `asynchat`
+//!
+//! | Python | ioloop |
+//! |---|---|
+//! | `class Session(asynchat.async_chat)` | `impl ChatHandler for Session`, spawned as [`AsyncChat::new(Session, b"\r\n")`](chat::AsyncChat::new) |
+//! | `set_terminator(b'\r\n')`, `(1024)`, `(None)` | [`chat.set_terminator(…)`](chat::ChatChannel::set_terminator) with [`Terminator::bytes`](chat::Terminator::bytes), [`Terminator::count`](chat::Terminator::count), [`Terminator::None`](chat::Terminator::None); binary frames: [`Terminator::length_prefixed`](chat::Terminator::length_prefixed) |
+//! | `collect_incoming_data(data)` + `found_terminator()` | [`ChatHandler::found_terminator`](chat::ChatHandler::found_terminator) gets the message; override [`collect_incoming_data`](chat::ChatHandler::collect_incoming_data) to stream |
+//! | `push(data)`, `push_with_producer(p)`, `simple_producer` | [`chat.push`](chat::ChatChannel::push), [`chat.push_with_producer`](chat::ChatChannel::push_with_producer), [`SimpleProducer`](chat::SimpleProducer) |
+//! | `close_when_done()`, `discard_buffers()` | [`chat.close_when_done()`](chat::ChatChannel::close_when_done), [`chat.discard_buffers()`](chat::ChatChannel::discard_buffers) |
+//! | `ac_in_buffer_size`, `ac_out_buffer_size` | [`ChatConfig`](chat::ChatConfig)`::{in_buffer_size, out_buffer_size}` |
+//! | (unbounded buffers) | [`ChatConfig`](chat::ChatConfig)`::{max_message, high_water}` |
+//!
+//! [The `chat` module](chat) has the full table and the deliberate differences.
 //!
 //! # Porting from Python's `selectors`
 //!
