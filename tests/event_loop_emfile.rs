@@ -8,6 +8,7 @@
 
 #[cfg(unix)]
 mod kinds;
+#[cfg(unix)]
 mod loop_util;
 
 #[cfg(unix)]

@@ -4,6 +4,7 @@
 
 #[cfg(unix)]
 mod kinds;
+#[cfg(unix)]
 mod util;
 
 #[cfg(unix)]

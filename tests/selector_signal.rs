@@ -5,6 +5,7 @@
 
 #[cfg(unix)]
 mod kinds;
+#[cfg(unix)]
 mod util;
 
 #[cfg(unix)]
