@@ -384,7 +384,7 @@ impl<H> fmt::Debug for AsyncChat<H> {
 
 impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     fn readable(&self) -> bool {
-        !self.channel.is_closing() && self.channel.output.queued() < self.channel.config.high_water
+        !self.channel.is_closing() && self.channel.output.queued() <= self.channel.config.high_water
     }
 
     fn writable(&self) -> bool {
