@@ -2,9 +2,10 @@
 //! as a pipe or a tty (asyncore's `file_dispatcher`).
 
 use std::fmt;
+use std::io;
 #[cfg(unix)]
 use std::io::Write;
-use std::io::{self, Read};
+use std::mem::MaybeUninit;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 
 use socket2::{SockAddr, Socket};
@@ -76,16 +77,15 @@ impl IoSource {
         }
     }
 
-    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Reads into memory that need not be initialised, so callers can read straight into a
+    /// `Vec`'s spare capacity instead of zeroing a buffer first.
+    pub(crate) fn read(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
         match &self.inner {
-            Inner::Socket(socket) => {
-                let mut socket = socket;
-                socket.read(buf)
-            }
+            Inner::Socket(socket) => socket.recv(buf),
             #[cfg(unix)]
             Inner::Fd(file) => {
-                let mut file = file;
-                file.read(buf)
+                let (filled, _) = rustix::io::read(file, buf)?;
+                Ok(filled.len())
             }
         }
     }

@@ -547,6 +547,94 @@ fn handle_close_is_called_once_when_the_peer_closes() {
     });
 }
 
+/// Reads with `recv_append` in chunks of at most `max` onto `buf` (which starts with a
+/// prefix, to show bytes are appended), logging each size; hands `buf` to the log at close.
+struct Appender {
+    max: usize,
+    buf: Vec<u8>,
+}
+
+impl Appender {
+    fn new(max: usize) -> Appender {
+        Appender {
+            max,
+            buf: b"prefix:".to_vec(),
+        }
+    }
+}
+
+impl Dispatcher<Log> for Appender {
+    fn handle_read(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        loop {
+            let before = self.buf.len();
+            let n = cx.recv_append(&mut self.buf, self.max)?;
+            assert_eq!(self.buf.len(), before + n);
+            cx.state().push(format!("read {n}"));
+            if n < self.max {
+                return Ok(()); // drained, or end of file
+            }
+        }
+    }
+
+    fn handle_close(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        cx.state().push("close");
+        cx.state().data = std::mem::take(&mut self.buf);
+        cx.close();
+        Ok(())
+    }
+
+    fn handle_error(&mut self, cx: &mut Cx<'_>, error: io::Error) {
+        cx.state().push(format!("error {:?} {error}", error.kind()));
+        cx.close();
+    }
+}
+
+fn check_appended(log: &Log, sent: &[u8], max: usize) {
+    assert_eq!(
+        log.count("close"),
+        1,
+        "{:?}",
+        &log.events[..log.events.len().min(20)]
+    );
+    assert_eq!(log.count_prefix("error"), 0);
+    let mut expected = b"prefix:".to_vec();
+    expected.extend_from_slice(sent);
+    assert!(
+        log.data == expected,
+        "the bytes read differ from those sent"
+    );
+    let sizes: Vec<usize> = log
+        .events
+        .iter()
+        .filter_map(|event| event.strip_prefix("read ")?.parse().ok())
+        .collect();
+    assert!(
+        sizes.iter().all(|&n| n <= max),
+        "a read of over {max} bytes"
+    );
+    assert_eq!(sizes.iter().sum::<usize>(), sent.len());
+    assert_eq!(sizes.last(), Some(&0), "end of file reads as 0");
+}
+
+#[test]
+fn recv_append_appends_at_most_max_bytes_and_reads_end_of_file_as_zero() {
+    for_each_kind(|kind| {
+        let (local, peer) = tcp_pair();
+        let mut event_loop = new_loop(kind);
+        let max = 1000;
+        event_loop.spawn(local, Appender::new(max)).unwrap();
+        let sent = pattern(300_000, 5);
+        let writer = {
+            let sent = sent.clone();
+            let mut peer = peer;
+            thread::spawn(move || peer.write_all(&sent))
+        };
+        run_until_loop(&mut event_loop, |event_loop| event_loop.is_empty(), LIMIT);
+        writer.join().unwrap().unwrap();
+        check_appended(event_loop.state(), &sent, max);
+    });
+}
+
 /// Logs `handle_close` but keeps the channel open.
 struct KeepOpen;
 
@@ -1441,6 +1529,55 @@ fn call_soon_threadsafe_wakes_and_stops_an_empty_loop() {
     });
 }
 
+/// Jobs from many threads, and jobs queued by jobs, each run once: none is lost between the
+/// queue and the flag that tells the loop to look at it.
+#[test]
+fn every_job_runs_once_whoever_queues_it() {
+    const THREADS: usize = 4;
+    const JOBS: usize = 300;
+    const CHAIN: usize = 100;
+    for_each_kind(|kind| {
+        let mut event_loop = new_loop(kind);
+        let senders: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let handle = event_loop.handle();
+                thread::spawn(move || {
+                    for i in 0..JOBS {
+                        handle
+                            .call_soon_threadsafe(move |cx| cx.state().push(format!("job {t} {i}")))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        fn chain(handle: ioloop::LoopHandle<Log>, left: usize) {
+            let next = handle.clone();
+            handle
+                .call_soon_threadsafe(move |cx| {
+                    cx.state().push("chain");
+                    if left > 1 {
+                        chain(next, left - 1);
+                    }
+                })
+                .unwrap();
+        }
+        chain(event_loop.handle(), CHAIN);
+        let total = THREADS * JOBS + CHAIN;
+        run_until(&mut event_loop, |log| log.events.len() >= total, LIMIT);
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        run_steps(&mut event_loop, 3);
+        let log = event_loop.state();
+        assert_eq!(log.events.len(), total);
+        assert_eq!(log.count("chain"), CHAIN);
+        let mut jobs: Vec<&String> = log.events.iter().filter(|e| e.starts_with("job")).collect();
+        jobs.sort();
+        jobs.dedup();
+        assert_eq!(jobs.len(), THREADS * JOBS, "a job ran twice or not at all");
+    });
+}
+
 #[test]
 fn a_panicking_closure_does_not_stop_the_loop() {
     for_each_kind(|kind| {
@@ -1602,6 +1739,26 @@ fn a_pipe_read_end_gets_handle_read_then_handle_close_when_the_writer_closes() {
         let log = event_loop.state();
         assert_eq!(log.count("close"), 1, "{:?}", log.events);
         assert_eq!(log.count_prefix("error"), 0, "{:?}", log.events);
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn recv_append_reads_a_pipe() {
+    for_each_kind(|kind| {
+        let (read_end, write_end) = rustix::pipe::pipe().expect("pipe");
+        let mut event_loop = new_loop(kind);
+        let max = 4096;
+        event_loop.spawn(read_end, Appender::new(max)).unwrap();
+        let sent = pattern(100_000, 6);
+        let writer = {
+            let sent = sent.clone();
+            let mut writer = std::fs::File::from(write_end);
+            thread::spawn(move || writer.write_all(&sent))
+        };
+        run_until_loop(&mut event_loop, |event_loop| event_loop.is_empty(), LIMIT);
+        writer.join().unwrap().unwrap();
+        check_appended(event_loop.state(), &sent, max);
     });
 }
 

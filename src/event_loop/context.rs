@@ -80,6 +80,71 @@ impl<'a, S: 'static> Context<'a, S> {
     /// `WouldBlock` when there is nothing to read now (harmless to return from a handler);
     /// `NotConnected` if the channel is closed; other OS errors as they come.
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_uninit(as_uninit(buf))
+    }
+
+    /// Reads up to `max` bytes onto the end of `buf`, straight into its spare capacity (no
+    /// zeroed buffer, no copy), and returns how many, with [`recv`](Self::recv)'s meanings.
+    /// The way to read a burst into a channel's own buffer:
+    ///
+    /// ```no_run
+    /// use std::io;
+    /// use ioloop::{Context, Dispatcher};
+    ///
+    /// struct Echo {
+    ///     unsent: Vec<u8>,
+    /// }
+    ///
+    /// impl Dispatcher for Echo {
+    ///     fn readable(&self) -> bool {
+    ///         self.unsent.len() < 64 * 1024 // bounded: stop reading while the peer lags
+    ///     }
+    ///
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, ()>) -> io::Result<()> {
+    ///         while self.unsent.len() < 64 * 1024 {
+    ///             let n = cx.recv_append(&mut self.unsent, 16 * 1024)?;
+    ///             if n < 16 * 1024 {
+    ///                 break; // drained, or end of file (handle_close follows)
+    ///             }
+    ///         }
+    ///         let sent = cx.send(&self.unsent)?;
+    ///         self.unsent.drain(..sent);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Echo { unsent: Vec::new() };
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv); `buf` is unchanged on error.
+    pub fn recv_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        buf.reserve(max);
+        let len = buf.len();
+        let n = self.recv_uninit(&mut buf.spare_capacity_mut()[..max])?;
+        // SAFETY: the read initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(len + n) };
+        Ok(n)
+    }
+
+    /// Reads up to `max` bytes into the loop's scratch buffer (one for all channels) and
+    /// returns them, with [`recv`](Self::recv)'s meanings (empty at end of file). For
+    /// channels that keep only part of what they read, so that none needs a read buffer of
+    /// its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub fn recv_scratch(&mut self, max: usize) -> io::Result<&[u8]> {
+        let mut scratch = std::mem::take(&mut self.core.scratch);
+        scratch.clear();
+        let result = self.recv_append(&mut scratch, max);
+        self.core.scratch = scratch;
+        result?;
+        Ok(&self.core.scratch)
+    }
+
+    fn recv_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
         loop {
             match self.own()?.read(buf) {
                 Ok(0) if !buf.is_empty() => {
@@ -95,25 +160,6 @@ impl<'a, S: 'static> Context<'a, S> {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// Reads up to `max` bytes into the loop's scratch buffer (one for all channels) and
-    /// returns them, with [`recv`](Self::recv)'s meanings (empty at end of file). For
-    /// channels that keep only part of what they read, so that none needs a read buffer of
-    /// its own.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Self::recv).
-    pub fn recv_scratch(&mut self, max: usize) -> io::Result<&[u8]> {
-        let mut scratch = std::mem::take(&mut self.core.scratch);
-        if scratch.len() < max {
-            scratch.resize(max, 0);
-        }
-        let result = self.recv(&mut scratch[..max]);
-        self.core.scratch = scratch;
-        let n = result?;
-        Ok(&self.core.scratch[..n])
     }
 
     /// Writes from `buf`; returns how much was taken, `Ok(0)` if the socket is full (or the
