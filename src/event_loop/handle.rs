@@ -16,6 +16,9 @@ pub(crate) struct Shared<S> {
     pub(crate) waker: Waker,
     pub(crate) stop: AtomicBool,
     pub(crate) jobs: Mutex<Vec<Job<S>>>,
+    /// Set after a job is queued, so the loop looks at `jobs` (a lock) only when there may
+    /// be one: an iteration then costs no lock.
+    pub(crate) has_jobs: AtomicBool,
 }
 
 /// A `Send + Sync + Clone` handle to an [`EventLoop`](crate::EventLoop): stops it or runs
@@ -62,6 +65,9 @@ impl<S> LoopHandle<S> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(Box::new(job));
+        // After the push: a loop that sees the flag finds the job (or, if it took the job
+        // before the flag was set, finds an empty queue next time, which is harmless).
+        self.shared.has_jobs.store(true, Ordering::Release);
         self.shared.waker.wake()
     }
 }

@@ -142,6 +142,7 @@ impl<S: 'static> EventLoop<S> {
             waker: selector.waker(),
             stop: AtomicBool::new(false),
             jobs: Mutex::new(Vec::new()),
+            has_jobs: AtomicBool::new(false),
         });
         Ok(EventLoop {
             core: Core::new(selector, state, shared),
@@ -311,13 +312,7 @@ impl<S: 'static> EventLoop<S> {
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
-        let has_jobs = !self
-            .core
-            .shared
-            .jobs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_empty();
+        let has_jobs = self.core.shared.has_jobs.load(Ordering::Acquire);
         if has_jobs {
             return Some(Duration::ZERO);
         }
@@ -374,6 +369,9 @@ impl<S: 'static> EventLoop<S> {
     }
 
     fn fire_timers(&mut self) {
+        if self.core.timers.is_empty() {
+            return; // no clock read in a loop without timers
+        }
         let now = Instant::now();
         while let Some((id, token, action)) = self.core.timers.pop_due(now) {
             match action {
@@ -396,6 +394,9 @@ impl<S: 'static> EventLoop<S> {
     }
 
     fn run_jobs(&mut self) {
+        if !self.core.shared.has_jobs.swap(false, Ordering::Acquire) {
+            return;
+        }
         let jobs = std::mem::take(
             &mut *self
                 .core

@@ -127,6 +127,10 @@ impl Timers {
     pub(crate) fn len(&self) -> usize {
         self.live.len()
     }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
 }
 
 #[cfg(test)]
