@@ -119,9 +119,9 @@ impl ChatHandler<Room> for Session {
         &mut self,
         chat: &mut ChatChannel,
         cx: &mut Context<'_, Room>,
-        line: Vec<u8>,
+        line: &[u8],
     ) -> io::Result<()> {
-        let line = String::from_utf8_lossy(&line);
+        let line = String::from_utf8_lossy(line);
         let line = line.strip_suffix('\r').unwrap_or(&line);
         let (command, rest) = match line.split_once(' ') {
             Some((command, rest)) => (command, rest.trim()),

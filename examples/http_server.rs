@@ -115,7 +115,7 @@ impl ChatHandler for Session {
         &mut self,
         chat: &mut ChatChannel,
         _cx: &mut Context<'_, ()>,
-        message: Vec<u8>,
+        message: &[u8],
     ) -> io::Result<()> {
         if chat.is_closing() {
             // Pipelined behind a closing response: never answered.
@@ -123,7 +123,7 @@ impl ChatHandler for Session {
         }
         match std::mem::replace(&mut self.phase, Phase::Head) {
             Phase::Head => {
-                let request = match parse_head(&message) {
+                let request = match parse_head(message) {
                     Ok(Some(request)) => request,
                     Ok(None) => return Ok(()), // only empty lines
                     Err(Refusal(status)) => return refuse(chat, status),

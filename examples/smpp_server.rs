@@ -213,7 +213,7 @@ impl ChatHandler<Smsc> for Session {
         &mut self,
         chat: &mut ChatChannel,
         cx: &mut Context<'_, Smsc>,
-        request: Vec<u8>,
+        request: &[u8],
     ) -> io::Result<()> {
         if chat.is_closing() {
             // PDUs that arrived in the same read as an unbind: the session is over.
@@ -224,8 +224,8 @@ impl ChatHandler<Smsc> for Session {
             // sequence number.
             return refuse_length(chat, 0);
         }
-        let command_id = be_u32(&request, 4).unwrap_or(0);
-        let sequence = be_u32(&request, 12).unwrap_or(0);
+        let command_id = be_u32(request, 4).unwrap_or(0);
+        let sequence = be_u32(request, 12).unwrap_or(0);
         let body = &request[HEADER_LEN..];
         match command_id {
             BIND_RECEIVER | BIND_TRANSMITTER | BIND_TRANSCEIVER => {

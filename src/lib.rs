@@ -101,7 +101,7 @@
 //! |---|---|
 //! | `class Session(asynchat.async_chat)` | `impl ChatHandler for Session`, spawned as [`AsyncChat::new(Session, b"\r\n")`](chat::AsyncChat::new) |
 //! | `set_terminator(b'\r\n')`, `(1024)`, `(None)` | [`chat.set_terminator(…)`](chat::ChatChannel::set_terminator) with [`Terminator::bytes`](chat::Terminator::bytes), [`Terminator::count`](chat::Terminator::count), [`Terminator::None`](chat::Terminator::None); binary frames: [`Terminator::length_prefixed`](chat::Terminator::length_prefixed) |
-//! | `collect_incoming_data(data)` + `found_terminator()` | [`ChatHandler::found_terminator`](chat::ChatHandler::found_terminator) gets the message; override [`collect_incoming_data`](chat::ChatHandler::collect_incoming_data) to stream |
+//! | `collect_incoming_data(data)` + `found_terminator()` | [`ChatHandler::found_terminator`](chat::ChatHandler::found_terminator) gets the message as `&[u8]` (lent: no allocation per message); override [`collect_incoming_data`](chat::ChatHandler::collect_incoming_data) to stream |
 //! | `push(data)`, `push_with_producer(p)`, `simple_producer` | [`chat.push`](chat::ChatChannel::push), [`chat.push_with_producer`](chat::ChatChannel::push_with_producer), [`SimpleProducer`](chat::SimpleProducer) |
 //! | `close_when_done()`, `discard_buffers()` | [`chat.close_when_done()`](chat::ChatChannel::close_when_done), [`chat.discard_buffers()`](chat::ChatChannel::discard_buffers) |
 //! | `ac_in_buffer_size`, `ac_out_buffer_size` | [`ChatConfig`](chat::ChatConfig)`::{in_buffer_size, out_buffer_size}` |

@@ -25,9 +25,9 @@ impl ChatHandler<Rec> for Record {
         &mut self,
         _: &mut ChatChannel,
         cx: &mut Context<'_, Rec>,
-        message: Vec<u8>,
+        message: &[u8],
     ) -> io::Result<()> {
-        cx.state().messages.push(message);
+        cx.state().messages.push(message.to_vec());
         Ok(())
     }
 
@@ -106,9 +106,9 @@ impl ChatHandler<Rec> for Stream {
         &mut self,
         _: &mut ChatChannel,
         cx: &mut Context<'_, Rec>,
-        message: Vec<u8>,
+        message: &[u8],
     ) -> io::Result<()> {
-        cx.state().messages.push(message);
+        cx.state().messages.push(message.to_vec());
         Ok(())
     }
 
@@ -153,7 +153,7 @@ impl ChatHandler<Rec> for Silent {
         &mut self,
         _: &mut ChatChannel,
         _: &mut Context<'_, Rec>,
-        _: Vec<u8>,
+        _: &[u8],
     ) -> io::Result<()> {
         Ok(())
     }
@@ -222,6 +222,27 @@ fn consecutive_terminators_deliver_empty_messages() {
     });
 }
 
+/// The message buffer is lent to `found_terminator` and reused within a read: a short
+/// message after a long one, and a length-prefixed frame after a line, carry nothing over.
+#[test]
+fn messages_of_one_read_each_arrive_alone_in_the_reused_buffer() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+        let long = "x".repeat(5000);
+        let mut data = Vec::new();
+        for text in [long.as_str(), "ab", "", "c", long.as_str(), "d"] {
+            data.extend_from_slice(text.as_bytes());
+            data.push(b'\n');
+        }
+        client.write_all(&data).unwrap();
+        run_until(&mut event_loop, |rec| rec.messages.len() == 6);
+        assert_eq!(
+            event_loop.state().texts(),
+            [long.as_str(), "ab", "", "c", long.as_str(), "d"]
+        );
+    });
+}
+
 #[test]
 fn close_when_done_sends_everything_then_closes_and_refuses_later_pushes() {
     for_each_kind(|kind| {
@@ -286,14 +307,14 @@ impl ChatHandler<Rec> for HeadThenBody {
         &mut self,
         chat: &mut ChatChannel,
         cx: &mut Context<'_, Rec>,
-        message: Vec<u8>,
+        message: &[u8],
     ) -> io::Result<()> {
         if message.starts_with(b"HEAD") {
             chat.set_terminator(Terminator::count(8)?);
         } else {
             chat.set_terminator(b"\r\n\r\n");
         }
-        cx.state().messages.push(message);
+        cx.state().messages.push(message.to_vec());
         Ok(())
     }
 }
@@ -322,9 +343,9 @@ impl ChatHandler<Rec> for CloseOnFirst {
         &mut self,
         _: &mut ChatChannel,
         cx: &mut Context<'_, Rec>,
-        message: Vec<u8>,
+        message: &[u8],
     ) -> io::Result<()> {
-        cx.state().messages.push(message);
+        cx.state().messages.push(message.to_vec());
         cx.close();
         Ok(())
     }
@@ -372,7 +393,7 @@ impl ChatHandler<Rec> for Loud {
         &mut self,
         chat: &mut ChatChannel,
         cx: &mut Context<'_, Rec>,
-        _: Vec<u8>,
+        _: &[u8],
     ) -> io::Result<()> {
         cx.state().messages.push(Vec::new());
         chat.push(b"echo-x\n".repeat(100))

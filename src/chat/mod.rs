@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `class Session(asynchat.async_chat)` | `struct Session; impl ChatHandler for Session`, run as [`AsyncChat::new(Session, terminator)`](AsyncChat::new) |
 //! | `set_terminator(b'\n')`, `get_terminator()` | [`chat.set_terminator(b"\n")`](ChatChannel::set_terminator), [`chat.terminator()`](ChatChannel::terminator) |
-//! | `collect_incoming_data(data)` + `found_terminator()` with `self.incoming` | [`ChatHandler::found_terminator`] receives the message (terminator stripped); override [`ChatHandler::collect_incoming_data`] to stream instead |
+//! | `collect_incoming_data(data)` + `found_terminator()` with `self.incoming` | [`ChatHandler::found_terminator`] receives the message as `&[u8]` (terminator stripped; lent, so `to_vec` what you keep); override [`ChatHandler::collect_incoming_data`] to stream instead |
 //! | `push(data)` | [`chat.push(data)`](ChatChannel::push) (no copy of large buffers) |
 //! | `push_with_producer(p)`, `simple_producer` | [`chat.push_with_producer(p)`](ChatChannel::push_with_producer), [`SimpleProducer`] |
 //! | `close_when_done()` | [`chat.close_when_done()`](ChatChannel::close_when_done) |
@@ -111,6 +111,15 @@ impl ChatChannel {
         Ok(())
     }
 
+    /// Frees the input buffers once no partial message is left in them: an idle channel
+    /// holds no input memory.
+    fn release_if_idle(&mut self) {
+        self.framer.release_if_empty();
+        if self.message.is_empty() {
+            self.message = Vec::new();
+        }
+    }
+
     fn check_open(&self) -> io::Result<()> {
         if self.closed || self.output.close_requested() {
             Err(io::Error::new(
@@ -180,11 +189,15 @@ impl fmt::Debug for ChatChannel {
 pub trait ChatHandler<S: 'static = ()>: 'static {
     /// A complete message (terminator stripped; for a length-prefixed terminator, the whole
     /// frame unless the header is stripped). May push replies, change the terminator, close.
+    ///
+    /// The message is lent: the channel reuses its buffer for the next message of the same
+    /// read, so framing costs no allocation per message. Copy (`to_vec`) what must outlive
+    /// the call.
     fn found_terminator(
         &mut self,
         chat: &mut ChatChannel,
         cx: &mut Context<'_, S>,
-        message: Vec<u8>,
+        message: &[u8],
     ) -> io::Result<()>;
 
     /// Bytes of the current message as they arrive. The default appends them to `message`,
@@ -244,7 +257,7 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
 /// struct Shout;
 ///
 /// impl ChatHandler for Shout {
-///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, line: Vec<u8>) -> io::Result<()> {
+///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
 ///         chat.push(line.to_ascii_uppercase())?;
 ///         chat.push(b"\n")
 ///     }
@@ -365,9 +378,17 @@ impl<H> AsyncChat<H> {
             match progress {
                 framer::Progress::NeedMore => return Ok(()),
                 framer::Progress::Frame => {
-                    let message = std::mem::take(&mut self.channel.message);
-                    self.handler
-                        .found_terminator(&mut self.channel, cx, message)?;
+                    // Lent to the handler, then put back empty for the next message: one
+                    // buffer per read burst, not an allocation per message.
+                    let mut message = std::mem::take(&mut self.channel.message);
+                    let handled = self
+                        .handler
+                        .found_terminator(&mut self.channel, cx, &message);
+                    message.clear();
+                    if self.channel.message.capacity() == 0 {
+                        self.channel.message = message;
+                    }
+                    handled?;
                 }
             }
         }
@@ -405,7 +426,7 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
         if n > 0 {
             self.deliver(cx)?;
         }
-        self.channel.framer.release_if_empty();
+        self.channel.release_if_idle();
         self.initiate_send(cx)
     }
 
