@@ -1,12 +1,22 @@
-//! Dispatch cost in the spirit of libevent's `test/bench.c`: N socket pairs, the read end of
-//! each registered; A of them active at once. Each callback reads one byte and writes one
-//! byte to the next pair in the chain, until W writes; a round ends when every byte has been
-//! read (A + W callbacks). The time per round should depend on A, not on N, for a loop whose
-//! cost is O(ready): epoll/kqueue/IOCP, and ioloop's loop on top of them. poll and select
-//! scan every registered descriptor in the kernel, so there it grows with N.
+//! Dispatch cost in the spirit of libevent's `test/bench.c`: N channels registered, A of
+//! them active at once. Each callback reads one byte and writes one byte to the next pair in
+//! its chain, until W writes; a round ends when every byte has been read (A + W callbacks).
+//!
+//! Two chains (`--chain all,active`, both by default):
+//! - `all`, libevent's: N socket pairs, and the byte goes to the next of all N, so the A
+//!   bytes travel over every pair. At large N each write lands on a socket that is cold in
+//!   the CPU caches, so even raw epoll slows down with N: this mode measures the kernel.
+//! - `active`: the byte goes to the next of the A active pairs; the other N − A channels
+//!   are registered and never ready (one descriptor each: an unbound Unix datagram socket,
+//!   a UDP socket on Windows), like the idle connections of a server. For a loop whose
+//!   cost is O(ready) (epoll/kqueue/IOCP, and ioloop's loop on top of them) the time per
+//!   round must not depend on N here. poll and select scan every registered descriptor in
+//!   the kernel, so there it grows with N in both modes.
+//!
+//! Every backend runs next to raw `polling` in level mode, on the same chain.
 //!
 //! `cargo bench --bench dispatch` (options after `--`: `--sizes 100,1000`, `--active A`,
-//! `--writes W`, `--secs F` per size and backend).
+//! `--writes W`, `--chain all,active`, `--secs F` per size and backend).
 //!
 //! Unix: `UnixStream::pair`, with RLIMIT_NOFILE raised to its hard limit; a size the hard
 //! limit cannot hold is skipped (and the largest size that fits is measured instead).
@@ -22,6 +32,22 @@ use ioloop::{Context, Dispatcher, EventLoop};
 type Stream = std::os::unix::net::UnixStream;
 #[cfg(windows)]
 type Stream = std::net::TcpStream;
+
+/// A registered source that is never ready to read.
+#[cfg(unix)]
+type Idle = std::os::unix::net::UnixDatagram;
+#[cfg(windows)]
+type Idle = std::net::UdpSocket;
+
+#[cfg(unix)]
+fn idle_source() -> io::Result<Idle> {
+    Idle::unbound()
+}
+
+#[cfg(windows)]
+fn idle_source() -> io::Result<Idle> {
+    Idle::bind("127.0.0.1:0")
+}
 
 #[cfg(unix)]
 fn pair(_listener: &mut Option<std::net::TcpListener>) -> io::Result<(Stream, Stream)> {
@@ -40,9 +66,9 @@ fn pair(listener: &mut Option<std::net::TcpListener>) -> io::Result<(Stream, Str
     Ok((reader, writer))
 }
 
-/// The most pairs this process may open, after raising the soft descriptor limit.
+/// The descriptors this process may open for the chain, after raising the soft limit.
 #[cfg(unix)]
-fn max_pairs() -> (usize, String) {
+fn max_descriptors() -> (usize, String) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     let hard = limit.maximum;
@@ -61,44 +87,101 @@ fn max_pairs() -> (usize, String) {
         if raised.is_ok() { "ok" } else { "refused" },
         hard.map_or("unlimited".to_string(), |h| h.to_string())
     );
-    (usable.saturating_sub(100) / 2, note)
+    (usable.saturating_sub(100), note)
 }
 
 #[cfg(windows)]
-fn max_pairs() -> (usize, String) {
+fn max_descriptors() -> (usize, String) {
     (
-        3_000,
+        6_000,
         "Windows: TCP pairs, at most 3 000 (ephemeral ports)".to_string(),
     )
 }
 
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    All,
+    Active,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::All => "all",
+            Mode::Active => "active",
+        }
+    }
+
+    /// Descriptors a chain of `n` channels with `active` bytes needs.
+    fn descriptors(self, n: usize, active: usize) -> usize {
+        match self {
+            Mode::All => 2 * n,
+            Mode::Active => n + active,
+        }
+    }
+}
+
+/// A channel to register: the read end of pair `k`, or an idle source.
+enum Member {
+    Reader(usize, Stream),
+    Idle(Idle),
+}
+
 struct Chain {
-    readers: Vec<Stream>,
+    /// In registration order; the active ones spread evenly among the idle ones.
+    members: Vec<Member>,
+    /// The write end of each pair.
     writers: Vec<Stream>,
+    /// `next[k]`: the pair that pair `k`'s callback writes to.
+    next: Vec<usize>,
+    /// The pairs seeded with a byte at the start of each round.
+    seeds: Vec<usize>,
 }
 
 impl Chain {
-    fn new(n: usize) -> io::Result<Chain> {
+    fn new(mode: Mode, n: usize, active: usize) -> io::Result<Chain> {
+        let space = n / active;
+        let pairs = match mode {
+            Mode::All => n,
+            Mode::Active => active,
+        };
         let mut listener = None;
-        let mut readers = Vec::with_capacity(n);
-        let mut writers = Vec::with_capacity(n);
-        for _ in 0..n {
-            let (reader, writer) = pair(&mut listener)?;
-            reader.set_nonblocking(true)?;
-            readers.push(reader);
-            writers.push(writer);
+        let mut members = Vec::with_capacity(n);
+        let mut writers = Vec::with_capacity(pairs);
+        for i in 0..n {
+            let is_pair = match mode {
+                Mode::All => true,
+                Mode::Active => i % space == 0 && writers.len() < active,
+            };
+            if is_pair {
+                let (reader, writer) = pair(&mut listener)?;
+                reader.set_nonblocking(true)?;
+                members.push(Member::Reader(writers.len(), reader));
+                writers.push(writer);
+            } else {
+                members.push(Member::Idle(idle_source()?));
+            }
         }
-        Ok(Chain { readers, writers })
+        let next = (0..pairs).map(|k| (k + 1) % pairs).collect();
+        let seeds = match mode {
+            Mode::All => (0..active).map(|i| i * space).collect(),
+            Mode::Active => (0..active).collect(),
+        };
+        Ok(Chain {
+            members,
+            writers,
+            next,
+            seeds,
+        })
     }
-}
 
-/// Seeds a round: one byte into each of `active` pairs spread over the chain.
-fn seed(writers: &[Stream], active: usize) -> io::Result<()> {
-    let space = writers.len() / active;
-    for i in 0..active {
-        (&writers[i * space]).write_all(b"e")?;
+    /// Seeds a round: one byte into each seeded pair.
+    fn seed(&self) -> io::Result<()> {
+        for &k in &self.seeds {
+            (&self.writers[k]).write_all(b"e")?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -106,8 +189,12 @@ fn seed(writers: &[Stream], active: usize) -> io::Result<()> {
 
 struct State {
     writers: Vec<Stream>,
+    next: Vec<usize>,
+    seeds: Vec<usize>,
     writes_left: usize,
     fired: usize,
+    /// Idle channels that were called: must stay 0.
+    unexpected: usize,
 }
 
 struct Reader {
@@ -124,9 +211,18 @@ impl Dispatcher<State> for Reader {
         state.fired += 1;
         if state.writes_left > 0 {
             state.writes_left -= 1;
-            let next = (self.index + 1) % state.writers.len();
-            (&state.writers[next]).write_all(b"e")?;
+            (&state.writers[state.next[self.index]]).write_all(b"e")?;
         }
+        Ok(())
+    }
+}
+
+/// A registered channel that should never be ready.
+struct Quiet;
+
+impl Dispatcher<State> for Quiet {
+    fn handle_read(&mut self, cx: &mut Context<'_, State>) -> io::Result<()> {
+        cx.state().unexpected += 1;
         Ok(())
     }
 }
@@ -141,12 +237,18 @@ impl IoloopBench {
             kind,
             State {
                 writers: chain.writers,
+                next: chain.next,
+                seeds: chain.seeds,
                 writes_left: 0,
                 fired: 0,
+                unexpected: 0,
             },
         )?;
-        for (index, reader) in chain.readers.into_iter().enumerate() {
-            event_loop.spawn(reader, Reader { index })?;
+        for member in chain.members {
+            match member {
+                Member::Reader(index, reader) => event_loop.spawn(reader, Reader { index })?,
+                Member::Idle(idle) => event_loop.spawn(idle, Quiet)?,
+            };
         }
         Ok(IoloopBench { event_loop })
     }
@@ -157,7 +259,9 @@ impl IoloopBench {
             let state = self.event_loop.state_mut();
             state.writes_left = writes;
             state.fired = 0;
-            seed(&state.writers, active)?;
+            for &k in &state.seeds {
+                (&state.writers[k]).write_all(b"e")?;
+            }
         }
         let goal = active + writes;
         let mut iterations = 0;
@@ -168,7 +272,11 @@ impl IoloopBench {
             }
             self.event_loop.run_once(Some(Duration::from_secs(5)))?;
         }
-        Ok(start.elapsed())
+        let elapsed = start.elapsed();
+        if self.event_loop.state().unexpected > 0 {
+            return Err(io::Error::other("an idle channel was called"));
+        }
+        Ok(elapsed)
     }
 }
 
@@ -184,14 +292,18 @@ struct PollingBench {
 impl PollingBench {
     fn new(chain: Chain) -> io::Result<PollingBench> {
         let poller = polling::Poller::new()?;
-        for (index, reader) in chain.readers.iter().enumerate() {
-            // SAFETY: every reader is deleted from the poller (Drop below) before it closes.
+        for (key, member) in chain.members.iter().enumerate() {
+            let event = polling::Event::readable(key);
+            // SAFETY: every member is deleted from the poller (Drop below) before it closes.
             unsafe {
-                poller.add_with_mode(
-                    reader,
-                    polling::Event::readable(index),
-                    polling::PollMode::Level,
-                )?;
+                match member {
+                    Member::Reader(_, reader) => {
+                        poller.add_with_mode(reader, event, polling::PollMode::Level)?
+                    }
+                    Member::Idle(idle) => {
+                        poller.add_with_mode(idle, event, polling::PollMode::Level)?
+                    }
+                }
             }
         }
         let capacity = std::num::NonZeroUsize::new(1024).expect("non-zero");
@@ -204,11 +316,10 @@ impl PollingBench {
 
     fn round(&mut self, active: usize, writes: usize) -> io::Result<Duration> {
         let start = Instant::now();
-        seed(&self.chain.writers, active)?;
+        self.chain.seed()?;
         let goal = active + writes;
         let (mut fired, mut writes_left) = (0, writes);
         let mut iterations = 0;
-        let n = self.chain.readers.len();
         while fired < goal {
             iterations += 1;
             if iterations > 10 * goal + 1000 {
@@ -218,8 +329,11 @@ impl PollingBench {
             self.poller
                 .wait(&mut self.events, Some(Duration::from_secs(5)))?;
             for event in self.events.iter() {
+                let Member::Reader(k, reader) = &self.chain.members[event.key] else {
+                    return Err(io::Error::other("an idle source was ready"));
+                };
                 let mut byte = [0u8; 1];
-                match (&self.chain.readers[event.key]).read(&mut byte) {
+                match (&*reader).read(&mut byte) {
                     Ok(1) => {}
                     Ok(_) => continue,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -228,7 +342,7 @@ impl PollingBench {
                 fired += 1;
                 if writes_left > 0 {
                     writes_left -= 1;
-                    (&self.chain.writers[(event.key + 1) % n]).write_all(b"e")?;
+                    (&self.chain.writers[self.chain.next[*k]]).write_all(b"e")?;
                 }
             }
         }
@@ -238,8 +352,11 @@ impl PollingBench {
 
 impl Drop for PollingBench {
     fn drop(&mut self) {
-        for reader in &self.chain.readers {
-            let _ = self.poller.delete(reader);
+        for member in &self.chain.members {
+            let _ = match member {
+                Member::Reader(_, reader) => self.poller.delete(reader),
+                Member::Idle(idle) => self.poller.delete(idle),
+            };
         }
     }
 }
@@ -251,6 +368,7 @@ struct Options {
     sizes: Vec<usize>,
     active: usize,
     writes: usize,
+    modes: Vec<Mode>,
     secs: f64,
 }
 
@@ -259,6 +377,7 @@ fn parse_options() -> Options {
         sizes: vec![100, 1_000, 10_000, 50_000],
         active: 100,
         writes: 10_000,
+        modes: vec![Mode::Active, Mode::All],
         secs: 1.0,
     };
     let mut args = std::env::args().skip(1);
@@ -281,6 +400,16 @@ fn parse_options() -> Options {
             "--active" => options.active = value().parse().unwrap_or_else(|_| die("--active A")),
             "--writes" => options.writes = value().parse().unwrap_or_else(|_| die("--writes W")),
             "--secs" => options.secs = value().parse().unwrap_or_else(|_| die("--secs F")),
+            "--chain" => {
+                options.modes = value()
+                    .split(',')
+                    .map(|name| match name {
+                        "all" => Mode::All,
+                        "active" => Mode::Active,
+                        _ => die("--chain all,active"),
+                    })
+                    .collect();
+            }
             _ => {} // cargo bench's own arguments
         }
     }
@@ -305,28 +434,40 @@ fn measure(mut round: impl FnMut() -> io::Result<Duration>, secs: f64) -> io::Re
 
 fn main() -> io::Result<()> {
     let options = parse_options();
-    let (max_pairs, note) = max_pairs();
+    let (max_descriptors, note) = max_descriptors();
     println!(
         "dispatch: A = {} active, W = {} writes per round; {note}",
         options.active, options.writes
     );
+    for &mode in &options.modes {
+        run_mode(&options, mode, max_descriptors)?;
+    }
+    Ok(())
+}
+
+fn run_mode(options: &Options, mode: Mode, max_descriptors: usize) -> io::Result<()> {
+    let active = options.active;
+    println!();
+    println!("chain: {}", mode.name());
     let mut sizes = Vec::new();
     for &n in &options.sizes {
-        if n < options.active {
-            println!("N = {n}: skipped (fewer pairs than active ones)");
-        } else if n > max_pairs {
-            println!(
-                "N = {n}: skipped ({} descriptors needed, the limit holds {max_pairs} pairs)",
-                2 * n
-            );
+        let needed = mode.descriptors(n, active);
+        if n < active {
+            println!("N = {n}: skipped (fewer channels than active ones)");
+        } else if needed > max_descriptors {
+            println!("N = {n}: skipped ({needed} descriptors needed, {max_descriptors} available)");
         } else {
             sizes.push(n);
         }
     }
     if sizes.len() < options.sizes.len() {
         // The largest size the limit holds, in steps of 500.
-        let fit = max_pairs / 500 * 500;
-        if fit >= options.active && sizes.last().is_none_or(|&n| n < fit) {
+        let fit = (1..)
+            .map(|steps| steps * 500)
+            .take_while(|&n| mode.descriptors(n, active) <= max_descriptors)
+            .last()
+            .unwrap_or(0);
+        if fit >= active && sizes.last().is_none_or(|&n| n < fit) {
             println!("N = {fit}: added, the largest that fits");
             sizes.push(fit);
         }
@@ -341,15 +482,15 @@ fn main() -> io::Result<()> {
     let mut table: Vec<Vec<Duration>> = vec![Vec::new(); backends.len()];
     for &n in &sizes {
         for (b, (name, kind)) in backends.iter().enumerate() {
-            let chain = Chain::new(n)?;
+            let chain = Chain::new(mode, n, active)?;
             let per_round = match kind {
                 None => {
                     let mut bench = PollingBench::new(chain)?;
-                    measure(|| bench.round(options.active, options.writes), options.secs)?
+                    measure(|| bench.round(active, options.writes), options.secs)?
                 }
                 Some(kind) => {
                     let mut bench = IoloopBench::new(*kind, chain)?;
-                    measure(|| bench.round(options.active, options.writes), options.secs)?
+                    measure(|| bench.round(active, options.writes), options.secs)?
                 }
             };
             println!(
@@ -361,7 +502,8 @@ fn main() -> io::Result<()> {
     }
     println!();
     println!(
-        "median µs per round (× the same backend at N = {})",
+        "chain {}: median µs per round (× the same backend at N = {}; × raw polling at the same N)",
+        mode.name(),
         sizes.first().copied().unwrap_or(0)
     );
     let mut header = "| backend |".to_string();
@@ -375,9 +517,13 @@ fn main() -> io::Result<()> {
     for (b, (name, _)) in backends.iter().enumerate() {
         let mut row = format!("| {name} |");
         let base = table[b].first().copied();
-        for time in &table[b] {
+        for (i, time) in table[b].iter().enumerate() {
             let ratio = base.map_or(1.0, |base| time.as_secs_f64() / base.as_secs_f64());
-            row.push_str(&format!(" {:.0} (×{ratio:.2}) |", time.as_secs_f64() * 1e6));
+            let raw = time.as_secs_f64() / table[0][i].as_secs_f64();
+            row.push_str(&format!(
+                " {:.0} (×{ratio:.2}; {raw:.2}× raw) |",
+                time.as_secs_f64() * 1e6
+            ));
         }
         println!("{row}");
     }
