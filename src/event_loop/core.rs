@@ -145,10 +145,9 @@ impl<S: 'static> Core<S> {
     }
 
     pub(crate) fn mark_dirty(&mut self, token: Token) {
-        if let Some(channel) = self.channel_mut(token) {
-            if !channel.dirty {
-                channel.dirty = true;
-                self.dirty.push(token);
+        if let Some(channel) = self.channels.get_mut(token.slot) {
+            if channel.generation == token.generation && channel.io.is_some() {
+                mark(channel, &mut self.dirty, token);
             }
         }
     }
@@ -212,7 +211,7 @@ impl<S: 'static> Core<S> {
             Some(channel) if channel.generation == token.generation => {
                 if channel.io.is_some() {
                     channel.dispatcher = Some(dispatcher);
-                    self.mark_dirty(token);
+                    mark(channel, &mut self.dirty, token);
                 } else {
                     self.channels.remove(token.slot);
                 }
@@ -241,6 +240,14 @@ impl<S: 'static> Core<S> {
             channel.paused = false;
         }
         self.mark_dirty(token);
+    }
+}
+
+/// Queues a channel for `refresh_interest`, once.
+fn mark<S>(channel: &mut Channel<S>, dirty: &mut Vec<Token>, token: Token) {
+    if !channel.dirty {
+        channel.dirty = true;
+        dirty.push(token);
     }
 }
 
@@ -322,7 +329,9 @@ pub(crate) fn invoke<S: 'static>(
         let mut cx = Context::new(core, Some(token));
         panic::catch_unwind(AssertUnwindSafe(|| handler(&mut **dispatcher, &mut cx)))
     };
-    route(core, token, dispatcher, what, outcome);
+    if !matches!(outcome, Ok(Ok(()))) {
+        route(core, token, dispatcher, what, outcome);
+    }
     settle_close(core, token, dispatcher);
 }
 
