@@ -17,7 +17,7 @@
 //!
 //! `cargo bench --bench dispatch` (options after `--`: `--sizes 100,1000`, `--active A`,
 //! `--writes W`, `--chain all,active`, `--backends polling,epoll,poll,select`, `--secs F`
-//! per size and backend).
+//! per size and backend, or `--rounds R` measured rounds after one warm-up).
 //!
 //! Unix: `UnixStream::pair`, with RLIMIT_NOFILE raised to its hard limit; a size the hard
 //! limit cannot hold is skipped (and the largest size that fits is measured instead).
@@ -373,6 +373,8 @@ struct Options {
     /// Backend names to run ("polling" for raw polling); empty: all.
     backends: Vec<String>,
     secs: f64,
+    /// A fixed number of measured rounds (for instruction counts), instead of `secs`.
+    rounds: Option<usize>,
 }
 
 fn parse_options() -> Options {
@@ -383,6 +385,7 @@ fn parse_options() -> Options {
         modes: vec![Mode::Active, Mode::All],
         backends: Vec::new(),
         secs: 1.0,
+        rounds: None,
     };
     let mut args = std::env::args().skip(1);
     let die = |what: &str| -> ! {
@@ -404,6 +407,10 @@ fn parse_options() -> Options {
             "--active" => options.active = value().parse().unwrap_or_else(|_| die("--active A")),
             "--writes" => options.writes = value().parse().unwrap_or_else(|_| die("--writes W")),
             "--secs" => options.secs = value().parse().unwrap_or_else(|_| die("--secs F")),
+            "--rounds" => {
+                let rounds = value().parse().unwrap_or_else(|_| die("--rounds N"));
+                options.rounds = Some(rounds).filter(|&n: &usize| n > 0);
+            }
             "--backends" => {
                 options.backends = value().split(',').map(str::to_string).collect();
             }
@@ -426,13 +433,22 @@ fn parse_options() -> Options {
     options
 }
 
-/// Median time per round over at least 5 and at most 50 rounds, about `secs` in all.
-fn measure(mut round: impl FnMut() -> io::Result<Duration>, secs: f64) -> io::Result<Duration> {
+/// Median time per round: over `rounds` rounds if given, else at least 5 and at most 50,
+/// about `secs` in all; after one warm-up round.
+fn measure(
+    mut round: impl FnMut() -> io::Result<Duration>,
+    secs: f64,
+    rounds: Option<usize>,
+) -> io::Result<Duration> {
     round()?; // warm-up
     let budget = Duration::from_secs_f64(secs);
     let started = Instant::now();
     let mut times = Vec::new();
-    while times.len() < 5 || (times.len() < 50 && started.elapsed() < budget) {
+    let more = |done: usize| match rounds {
+        Some(rounds) => done < rounds,
+        None => done < 5 || (done < 50 && started.elapsed() < budget),
+    };
+    while more(times.len()) {
         times.push(round()?);
     }
     times.sort_unstable();
@@ -499,11 +515,19 @@ fn run_mode(options: &Options, mode: Mode, max_descriptors: usize) -> io::Result
             let per_round = match kind {
                 None => {
                     let mut bench = PollingBench::new(chain)?;
-                    measure(|| bench.round(active, options.writes), options.secs)?
+                    measure(
+                        || bench.round(active, options.writes),
+                        options.secs,
+                        options.rounds,
+                    )?
                 }
                 Some(kind) => {
                     let mut bench = IoloopBench::new(*kind, chain)?;
-                    measure(|| bench.round(active, options.writes), options.secs)?
+                    measure(
+                        || bench.round(active, options.writes),
+                        options.secs,
+                        options.rounds,
+                    )?
                 }
             };
             println!(
