@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Instructions per echoed message of each echo server, counted by callgrind (immune to the
+# machine's noise: the same binary and input give the same count whatever else runs).
+#
+#   bash benches/callgrind_echo.sh [SCENARIO] [SECS] [PEER ...]
+#
+# Each PEER (default: mio tokio-ct ioloop-epoll ioloop-poll ioloop-select) serves under
+# `valgrind --tool=callgrind` while the bench's own client (not traced) drives it for SECS
+# seconds (default 5) with SCENARIO (default latency). Prints, per peer, the server's
+# instructions (Ir) divided by the messages it echoed, and keeps the profile in
+# $OUT_DIR (default target/callgrind) for `callgrind_annotate`.
+#
+# Use the latency scenario to compare loops: one message per wake-up for every peer. In the
+# batched scenarios a slower server gathers more messages per read, so a costlier loop can
+# look cheaper per message.
+set -euo pipefail
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
+
+scenario=${1:-latency}
+secs=${2:-5}
+shift $(( $# > 2 ? 2 : $# ))
+peers=("$@")
+[ ${#peers[@]} -gt 0 ] || peers=(mio tokio-ct ioloop-epoll ioloop-poll ioloop-select)
+
+command -v valgrind >/dev/null || { echo "callgrind_echo: valgrind is not installed" >&2; exit 2; }
+cd "$(dirname "$0")/.."
+export CARGO_PROFILE_BENCH_DEBUG=true
+bench=$(cargo bench --bench echo --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+[ -x "$bench" ] || { echo "callgrind_echo: could not build benches/echo.rs" >&2; exit 1; }
+out=${OUT_DIR:-target/callgrind}
+mkdir -p "$out"
+
+printf '%-14s %12s %14s %10s\n' peer messages instructions "Ir/msg"
+for peer in "${peers[@]}"; do
+    log=$out/$peer.serve.log
+    profile=$out/callgrind.$peer.$scenario.out
+    # The server outlives the client by a margin: callgrind writes its profile at exit.
+    valgrind --tool=callgrind --callgrind-out-file="$profile" \
+        "$bench" --serve "$peer" --secs "$(( secs + 6 ))" >"$log" 2>"$out/$peer.valgrind.log" &
+    server=$!
+    addr=
+    for _ in $(seq 100); do
+        addr=$(sed -n 's/^listening on //p' "$log")
+        [ -n "$addr" ] && break
+        sleep 0.1
+    done
+    [ -n "$addr" ] || { echo "callgrind_echo: $peer did not start" >&2; kill "$server"; exit 1; }
+    result=$("$bench" --client "$addr" --scenarios "$scenario" --secs "$secs")
+    wait "$server"
+    messages=$(sed -n 's/.*; \([0-9]*\) echoed in all.*/\1/p' <<<"$result")
+    ir=$(sed -n 's/^==[0-9]*== Collected : //p' "$out/$peer.valgrind.log")
+    awk -v p="$peer" -v m="$messages" -v i="$ir" 'BEGIN { printf "%-14s %12d %14d %10.0f\n", p, m, i, i / m }'
+done
