@@ -1,13 +1,16 @@
 //! Echo load generator: a closed-loop client (C connections × P messages of S bytes in
 //! flight, every echoed byte verified) against several echo servers run in this process —
 //! raw `mio`, `tokio` current-thread, and ioloop's echo server (the dispatcher of
-//! `examples/echo_server.rs`) on every selector backend this platform has.
+//! `examples/echo_server.rs`) on every selector backend this platform has — and Python's
+//! asyncore (`benches/asyncore_echo.py`, a child process), when a `python3` with asyncore
+//! (3.11 or older) is on the PATH.
 //!
 //! `cargo bench --bench echo` runs every peer in alternation for several rounds and prints
 //! the medians with ratios to raw mio. Options (after `--`):
 //!
 //! - `--rounds N` (default 3), `--secs F` measured seconds per run (default 1.0),
-//!   `--peers mio,tokio,ioloop-epoll,…`, `--scenarios latency,throughput,bandwidth,connect`;
+//!   `--peers mio,tokio,ioloop-epoll,python-asyncore,…`,
+//!   `--scenarios latency,throughput,bandwidth,connect`;
 //! - `--serve PEER [--secs F]`: only serve (prints `listening on ADDR`), for `strace -f -c`;
 //!   exits after F seconds (default 10);
 //! - `--client ADDR --scenarios NAME`: only load a server started elsewhere.
@@ -34,6 +37,7 @@ enum Peer {
     Mio,
     Tokio,
     Ioloop(SelectorKind),
+    PythonAsyncore,
 }
 
 impl Peer {
@@ -42,12 +46,16 @@ impl Peer {
             Peer::Mio => "mio".to_string(),
             Peer::Tokio => "tokio-ct".to_string(),
             Peer::Ioloop(kind) => format!("ioloop-{}", kind.name()),
+            Peer::PythonAsyncore => "python-asyncore".to_string(),
         }
     }
 
     fn all() -> Vec<Peer> {
         let mut peers = vec![Peer::Mio, Peer::Tokio];
         peers.extend(SelectorKind::available().into_iter().map(Peer::Ioloop));
+        if python_asyncore_available() {
+            peers.push(Peer::PythonAsyncore);
+        }
         peers
     }
 
@@ -57,24 +65,123 @@ impl Peer {
             .find(|peer| peer.name() == name || (name == "tokio" && *peer == Peer::Tokio))
     }
 
-    /// Binds a listener on 127.0.0.1 and serves on a detached thread; returns the address.
-    fn start(self) -> io::Result<SocketAddr> {
+    /// Binds a listener on 127.0.0.1 and serves on a detached thread (a child process for
+    /// Python); returns the address and the server's CPU clock.
+    fn start(self) -> io::Result<(SocketAddr, CpuClock)> {
+        if self == Peer::PythonAsyncore {
+            return start_python_asyncore();
+        }
         let listener = StdListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let name = format!("echo-{}", self.name());
+        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || {
+                let _ = clock_tx.send(CpuClock::this_thread());
                 let served = match self {
                     Peer::Mio => mio_server(listener),
                     Peer::Tokio => tokio_server(listener),
                     Peer::Ioloop(kind) => ioloop_server(kind, listener),
+                    Peer::PythonAsyncore => unreachable!("a child process, started above"),
                 };
                 if let Err(e) = served {
                     eprintln!("{name}: {e}");
                 }
             })?;
-        Ok(addr)
+        let clock = clock_rx.recv().unwrap_or(CpuClock(None));
+        Ok((addr, clock))
+    }
+}
+
+/// A server's time on the CPU, from Linux's `/proc/…/schedstat` (nanoseconds): what the
+/// server spent per message, whoever was the bottleneck (with client and server on two
+/// cores, the one-threaded client limits the batched scenarios for every server).
+#[derive(Clone, Debug)]
+struct CpuClock(Option<std::path::PathBuf>);
+
+impl CpuClock {
+    /// The calling thread's clock (`/proc/thread-self` names it; Linux only).
+    fn this_thread() -> CpuClock {
+        let path = std::fs::read_link("/proc/thread-self")
+            .ok()
+            .map(|task| std::path::Path::new("/proc").join(task).join("schedstat"));
+        CpuClock(path.filter(|path| path.is_file()))
+    }
+
+    /// A process's main thread (Python's asyncore runs on one).
+    fn process(pid: u32) -> CpuClock {
+        let path = std::path::PathBuf::from(format!("/proc/{pid}/schedstat"));
+        CpuClock(Some(path).filter(|path| path.is_file()))
+    }
+
+    fn nanos(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.0.as_ref()?).ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
+}
+
+// Python's asyncore: benches/asyncore_echo.py in a child process, killed when the bench
+// ends (`ChildGuard` in main).
+
+static CHILDREN: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
+
+fn asyncore_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/asyncore_echo.py")
+}
+
+/// Whether `python3` runs and still has asyncore (removed in Python 3.12).
+fn python_asyncore_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let found = std::process::Command::new("python3")
+            .args(["-W", "ignore", "-c", "import asyncore"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !found {
+            eprintln!("python-asyncore: skipped (no python3 with asyncore, which 3.12 removed)");
+        }
+        found
+    })
+}
+
+fn start_python_asyncore() -> io::Result<(SocketAddr, CpuClock)> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("python3")
+        .arg(asyncore_script())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped above");
+    let clock = CpuClock::process(child.id());
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("asyncore_echo.py printed {line:?}")))?;
+    Ok((addr, clock))
+}
+
+/// Kills the child servers when `main` returns or unwinds.
+struct ChildGuard;
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let mut children = CHILDREN
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for child in children.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -351,6 +458,8 @@ struct Outcome {
     size: usize,
     p50: Duration,
     p99: Duration,
+    /// The server's CPU time per message echoed (warm-up included), where it can be read.
+    cpu_ns: Option<f64>,
 }
 
 impl Outcome {
@@ -573,7 +682,24 @@ fn summarize(
         size,
         p50: pick(0.50),
         p99: pick(0.99),
+        cpu_ns: None,
     }
+}
+
+/// `run_load`, with the server's CPU time per message echoed.
+fn run_measured(
+    addr: SocketAddr,
+    clock: &CpuClock,
+    sc: Scenario,
+    warmup: Duration,
+    measure: Duration,
+) -> io::Result<Outcome> {
+    let before = clock.nanos();
+    let mut outcome = run_load(addr, sc, warmup, measure)?;
+    if let (Some(before), Some(after)) = (before, clock.nanos()) {
+        outcome.cpu_ns = Some(after.saturating_sub(before) as f64 / outcome.total.max(1) as f64);
+    }
+    Ok(outcome)
 }
 
 fn connect_storm(
@@ -702,11 +828,12 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn main() {
+    let _children = ChildGuard;
     let options = parse_options();
     let warmup = Duration::from_millis(200);
     let measure = Duration::from_secs_f64(options.secs);
     if let Some(peer) = options.serve {
-        let addr = peer.start().expect("start the server");
+        let (addr, _) = peer.start().expect("start the server");
         println!("listening on {addr}");
         std::thread::sleep(measure);
         return;
@@ -733,10 +860,13 @@ fn main() {
         }
         return;
     }
-    let peers: Vec<(Peer, SocketAddr)> = options
+    let peers: Vec<(Peer, SocketAddr, CpuClock)> = options
         .peers
         .iter()
-        .map(|&peer| (peer, peer.start().expect("start a server")))
+        .map(|&peer| {
+            let (addr, clock) = peer.start().expect("start a server");
+            (peer, addr, clock)
+        })
         .collect();
     println!(
         "echo: {} round(s), {:.1} s measured (+{} ms warm-up) per run, peers in alternation",
@@ -749,18 +879,19 @@ fn main() {
         vec![vec![Vec::new(); peers.len()]; options.scenarios.len()];
     for round in 0..options.rounds {
         for (s, &sc) in options.scenarios.iter().enumerate() {
-            for (p, &(peer, addr)) in peers.iter().enumerate() {
-                let outcome = run_load(addr, sc, warmup, measure)
+            for (p, (peer, addr, clock)) in peers.iter().enumerate() {
+                let outcome = run_measured(*addr, clock, sc, warmup, measure)
                     .unwrap_or_else(|e| panic!("{} against {}: {e}", sc.name, peer.name()));
                 println!(
-                    "round {} {:<10} {:<14} {:>10.0} msgs/s {:>8.1} MB/s p50 {:>8.1} µs p99 {:>8.1} µs",
+                    "round {} {:<10} {:<16} {:>10.0} msgs/s {:>8.1} MB/s p50 {:>8.1} µs p99 {:>8.1} µs CPU {:>7.0} ns/msg",
                     round + 1,
                     sc.name,
                     peer.name(),
                     outcome.rate(),
                     outcome.mbps(),
                     outcome.p50.as_secs_f64() * 1e6,
-                    outcome.p99.as_secs_f64() * 1e6
+                    outcome.p99.as_secs_f64() * 1e6,
+                    outcome.cpu_ns.unwrap_or(f64::NAN)
                 );
                 results[s][p].push(outcome);
             }
@@ -771,12 +902,21 @@ fn main() {
         "medians over {} round(s); ratio = msgs/s ÷ raw mio's",
         options.rounds
     );
-    println!("| scenario | peer | msgs/s | MB/s | p50 µs | p99 µs | × mio |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!(
+        "server CPU = the server's own CPU time per message echoed (Linux schedstat), × mio's"
+    );
+    println!(
+        "| scenario | peer | msgs/s | MB/s | p50 µs | p99 µs | × mio | server CPU ns/msg | CPU × mio |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (s, sc) in options.scenarios.iter().enumerate() {
-        let medians: Vec<[f64; 4]> = results[s]
+        let medians: Vec<[f64; 5]> = results[s]
             .iter()
             .map(|outcomes| {
+                let mut cpu: Vec<f64> = outcomes
+                    .iter()
+                    .map(|o| o.cpu_ns.unwrap_or(f64::NAN))
+                    .collect();
                 let mut rate: Vec<f64> = outcomes.iter().map(Outcome::rate).collect();
                 let mut mbps: Vec<f64> = outcomes.iter().map(Outcome::mbps).collect();
                 let mut p50: Vec<f64> =
@@ -788,19 +928,28 @@ fn main() {
                     median(&mut mbps),
                     median(&mut p50),
                     median(&mut p99),
+                    median(&mut cpu),
                 ]
             })
             .collect();
-        let mio_rate = peers
+        let mio = peers
             .iter()
-            .position(|&(peer, _)| peer == Peer::Mio)
-            .map(|p| medians[p][0]);
+            .position(|(peer, _, _)| *peer == Peer::Mio)
+            .map(|p| medians[p]);
         let label = format!("{} ({}×{}×{} B)", sc.name, sc.conns, sc.inflight, sc.size);
-        for (p, &(peer, _)) in peers.iter().enumerate() {
-            let [rate, mbps, p50, p99] = medians[p];
-            let ratio = mio_rate.map_or("-".to_string(), |m| format!("{:.2}", rate / m));
+        for (p, (peer, _, _)) in peers.iter().enumerate() {
+            let [rate, mbps, p50, p99, cpu] = medians[p];
+            let ratio = mio.map_or("-".to_string(), |m| format!("{:.2}", rate / m[0]));
+            let cpu_ratio = mio
+                .filter(|m| m[4].is_finite() && cpu.is_finite())
+                .map_or("-".to_string(), |m| format!("{:.2}", cpu / m[4]));
+            let cpu = if cpu.is_finite() {
+                format!("{cpu:.0}")
+            } else {
+                "-".to_string()
+            };
             println!(
-                "| {label} | {} | {rate:.0} | {mbps:.1} | {p50:.1} | {p99:.1} | {ratio} |",
+                "| {label} | {} | {rate:.0} | {mbps:.1} | {p50:.1} | {p99:.1} | {ratio} | {cpu} | {cpu_ratio} |",
                 peer.name()
             );
         }
