@@ -10,12 +10,13 @@
 # instructions (Ir) divided by the messages it echoed, and keeps the profile in
 # $OUT_DIR (default target/callgrind) for `callgrind_annotate`.
 #
-# Use the latency scenario to compare loops: one message per wake-up for every peer. In the
-# batched scenarios a slower server gathers more messages per read, so a costlier loop can
-# look cheaper per message.
+# Use the latency scenario to compare loops: one message per wake-up for every peer. In
+# the batched scenarios a slower server gathers more messages per read, so a costlier loop
+# can look cheaper per message. python-asyncore is not supported: it serves from a child
+# process, which callgrind does not follow.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 scenario=${1:-latency}
