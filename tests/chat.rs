@@ -467,3 +467,141 @@ fn length_prefixed_frames_split_anywhere_are_delivered_whole() {
         assert_eq!(event_loop.state().texts(), ["first", "", "the third frame"]);
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// Clients, timers and the end of a connection.
+
+/// A chat client: logs `handle_connect` as a message `<connect>`, then every message.
+struct Client;
+
+impl ChatHandler<Rec> for Client {
+    fn found_terminator(
+        &mut self,
+        _: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: &[u8],
+    ) -> io::Result<()> {
+        cx.state().messages.push(message.to_vec());
+        Ok(())
+    }
+
+    fn handle_connect(&mut self, _: &mut ChatChannel, cx: &mut Context<'_, Rec>) -> io::Result<()> {
+        cx.state().messages.push(b"<connect>".to_vec());
+        Ok(())
+    }
+}
+
+/// asynchat's client side: `writable()` is true while connecting (C10), so a push queued
+/// before the connection is up is sent once it is, and the replies are framed.
+#[test]
+fn a_chat_client_sends_what_it_queued_before_connecting_and_frames_the_replies() {
+    for_each_kind(|kind| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            peer.set_read_timeout(Some(chat_util::LIMIT)).unwrap();
+            let mut request = [0u8; 6];
+            io::Read::read_exact(&mut peer, &mut request).unwrap();
+            peer.write_all(b"one\r\ntwo\r\n").unwrap();
+            request
+        });
+        let mut event_loop = ioloop::EventLoop::with_kind(kind, Rec::default()).unwrap();
+        let mut chat = AsyncChat::new(Client, b"\r\n");
+        chat.push(&b"hello\n"[..]).unwrap();
+        event_loop.connect(addr, chat).unwrap();
+        run_until(&mut event_loop, |rec| rec.messages.len() == 3);
+        assert_eq!(&server.join().unwrap(), b"hello\n");
+        assert_eq!(event_loop.state().texts(), ["<connect>", "one", "two"]);
+    });
+}
+
+/// Closes a session when its timer fires: the idle timeout of SMPP-style servers.
+struct Timeout;
+
+impl ChatHandler<Rec> for Timeout {
+    fn found_terminator(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: &[u8],
+    ) -> io::Result<()> {
+        chat.push(message.to_vec())?;
+        chat.push(&b"\n"[..])?;
+        cx.call_later(std::time::Duration::from_millis(30));
+        Ok(())
+    }
+
+    fn handle_timer(
+        &mut self,
+        chat: &mut ChatChannel,
+        _: &mut Context<'_, Rec>,
+        _: ioloop::TimerId,
+    ) -> io::Result<()> {
+        chat.push(&b"idle: bye\n"[..])?;
+        chat.close_when_done();
+        Ok(())
+    }
+}
+
+#[test]
+fn a_chat_timer_can_push_a_last_word_and_close_the_session() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(Timeout, b"\n"));
+        client.write_all(b"ping\n").unwrap();
+        let got = read_to_eof_while_running(&mut event_loop, &mut client);
+        assert_eq!(String::from_utf8_lossy(&got), "ping\nidle: bye\n");
+        assert_eq!(event_loop.len(), 1, "only the listener is left");
+    });
+}
+
+/// asynchat dropped an unterminated tail at end of file (C5-h); so does the port, without
+/// an error, and the channel closes.
+#[test]
+fn an_unterminated_tail_at_end_of_file_is_dropped_and_the_channel_closes() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+        client.write_all(b"whole\npart").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let deadline = std::time::Instant::now() + chat_util::LIMIT;
+        while event_loop.len() > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the channel stays open"
+            );
+            run_steps(&mut event_loop, 1);
+        }
+        assert_eq!(event_loop.state().texts(), ["whole"]);
+        assert!(event_loop.state().errors.is_empty());
+    });
+}
+
+/// Answers every message with `REPLY` bytes.
+struct BigReply;
+
+const REPLY: usize = 2 * 1024 * 1024;
+
+impl ChatHandler<Rec> for BigReply {
+    fn found_terminator(
+        &mut self,
+        chat: &mut ChatChannel,
+        _: &mut Context<'_, Rec>,
+        _: &[u8],
+    ) -> io::Result<()> {
+        chat.push(pattern(REPLY))
+    }
+}
+
+/// A peer that sends its request and shuts down its side still gets the whole answer: the
+/// default `handle_close` sends what is queued, then closes.
+#[test]
+fn a_peer_that_half_closes_gets_the_whole_answer_before_the_close() {
+    for_each_kind(|kind| {
+        let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(BigReply, b"\n"));
+        client.write_all(b"go\n").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let got = read_to_eof_while_running(&mut event_loop, &mut client);
+        assert!(got == pattern(REPLY), "got {} of {REPLY} bytes", got.len());
+        assert_eq!(event_loop.len(), 1, "only the listener is left");
+    });
+}
