@@ -333,8 +333,9 @@ impl PollingBench {
                 let Member::Reader(k, reader) = &self.chain.members[event.key] else {
                     return Err(io::Error::other("an idle source was ready"));
                 };
+                let mut reader: &Stream = reader; // `Read` is implemented for `&Stream`
                 let mut byte = [0u8; 1];
-                match (&*reader).read(&mut byte) {
+                match reader.read(&mut byte) {
                     Ok(1) => {}
                     Ok(_) => continue,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
