@@ -471,18 +471,18 @@ fn length_prefixed_frames_split_anywhere_are_delivered_whole() {
 // ---------------------------------------------------------------------------------------
 // Clients, timers and the end of a connection.
 
-/// A chat client: logs `handle_connect` as a message `<connect>`, then every message.
+/// A chat client: logs `handle_connect` as a message `<connect>`, then every message (as
+/// [`Record`] does).
 struct Client;
 
 impl ChatHandler<Rec> for Client {
     fn found_terminator(
         &mut self,
-        _: &mut ChatChannel,
+        chat: &mut ChatChannel,
         cx: &mut Context<'_, Rec>,
         message: &[u8],
     ) -> io::Result<()> {
-        cx.state().messages.push(message.to_vec());
-        Ok(())
+        Record.found_terminator(chat, cx, message)
     }
 
     fn handle_connect(&mut self, _: &mut ChatChannel, cx: &mut Context<'_, Rec>) -> io::Result<()> {
