@@ -132,12 +132,8 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod chat;
-mod dispatcher;
 mod event_loop;
-mod io_source;
 pub mod net;
 pub mod selector;
 
-pub use dispatcher::Dispatcher;
-pub use event_loop::{Context, EventLoop, LoopHandle, TimerId, Token};
-pub use io_source::IoSource;
+pub use event_loop::{Context, Dispatcher, EventLoop, IoSource, LoopHandle, TimerId, Token};

@@ -7,12 +7,16 @@ use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{SockAddr, Socket};
 
-use super::core::{Core, boxed, is_descriptor_exhaustion, is_disconnect};
+use super::channel::Phase;
+use super::core::{ACCEPT_PAUSE, Core};
+use super::dispatch::Running;
+use super::dispatcher::Dispatcher;
+use super::io_source::IoSource;
+use super::os_errors::{is_descriptor_exhaustion, is_disconnect};
 use super::timers::TimerAction;
 use super::{LoopHandle, TimerId, Token};
-use crate::{Dispatcher, IoSource};
 
 /// The token of a loop-level context (a [`LoopHandle::call_soon_threadsafe`] closure), which
 /// serves no channel.
@@ -37,28 +41,34 @@ const NO_CHANNEL: Token = Token {
 /// Anything else is an `Err` the handler may return to reach `handle_error`.
 pub struct Context<'a, S> {
     core: &'a mut Core<S>,
-    token: Option<Token>,
+    /// The channel whose callback this is; `None` in a loop-level context.
+    own: Option<&'a mut Running>,
 }
 
 impl<'a, S: 'static> Context<'a, S> {
-    pub(crate) fn new(core: &'a mut Core<S>, token: Option<Token>) -> Context<'a, S> {
-        Context { core, token }
+    pub(crate) fn new(core: &'a mut Core<S>, own: Option<&'a mut Running>) -> Context<'a, S> {
+        Context { core, own }
     }
 
     /// This channel's token (a placeholder that names no channel in a loop-level context).
     pub fn token(&self) -> Token {
-        self.token.unwrap_or(NO_CHANNEL)
+        self.own.as_ref().map_or(NO_CHANNEL, |own| own.token)
+    }
+
+    /// Whether `token` names this context's own channel.
+    fn is_own(&self, token: Token) -> bool {
+        self.own.as_ref().is_some_and(|own| own.token == token)
     }
 
     /// The loop's shared state.
     pub fn state(&mut self) -> &mut S {
-        &mut self.core.state
+        self.core.state_mut()
     }
 
     fn own(&self) -> io::Result<&IoSource> {
-        self.token
-            .and_then(|token| self.core.channel(token))
-            .and_then(|channel| channel.io.as_ref())
+        self.own
+            .as_ref()
+            .and_then(|own| own.io.as_ref())
             .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::NotConnected,
@@ -67,9 +77,10 @@ impl<'a, S: 'static> Context<'a, S> {
             })
     }
 
+    /// Records that the connection ended: `handle_close` follows the current handler.
     fn note_close(&mut self) {
-        if let Some(channel) = self.token.and_then(|token| self.core.channel_mut(token)) {
-            channel.close_pending = true;
+        if let Some(own) = self.own.as_deref_mut() {
+            own.disconnected = true;
         }
     }
 
@@ -136,12 +147,12 @@ impl<'a, S: 'static> Context<'a, S> {
     ///
     /// As [`recv`](Self::recv).
     pub fn recv_scratch(&mut self, max: usize) -> io::Result<&[u8]> {
-        let mut scratch = std::mem::take(&mut self.core.scratch);
+        let mut scratch = self.core.take_scratch();
         scratch.clear();
         let result = self.recv_append(&mut scratch, max);
-        self.core.scratch = scratch;
+        self.core.put_scratch(scratch);
         result?;
-        Ok(&self.core.scratch)
+        Ok(self.core.scratch())
     }
 
     fn recv_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
@@ -243,12 +254,24 @@ impl<'a, S: 'static> Context<'a, S> {
                 Ok(None)
             }
             Err(e) if is_descriptor_exhaustion(&e) => {
-                let token = self.token();
-                log::warn!(target: "ioloop::event_loop", "{token:?}: accept failed ({e}); pausing this listener");
-                self.core.pause_accepting(token);
+                self.pause_accepting(&e);
                 Ok(None)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Rests this listener for [`ACCEPT_PAUSE`] after the process ran out of descriptors.
+    fn pause_accepting(&mut self, error: &io::Error) {
+        let Some(own) = self.own.as_deref_mut() else {
+            return;
+        };
+        if own.phase == Phase::Listening {
+            log::warn!(target: "ioloop::event_loop", "{:?}: accept failed ({error}); pausing this listener", own.token);
+            own.phase = Phase::Paused;
+            let resume = Instant::now() + ACCEPT_PAUSE;
+            self.core
+                .set_timer(resume, own.token, TimerAction::ResumeAccept);
         }
     }
 
@@ -288,8 +311,8 @@ impl<'a, S: 'static> Context<'a, S> {
     /// Closes this channel: it is unregistered, its socket closed, and no callback of it
     /// runs after the current one returns. Idempotent.
     pub fn close(&mut self) {
-        if let Some(token) = self.token {
-            self.core.close(token);
+        if let Some(own) = self.own.as_deref_mut() {
+            own.close(self.core);
         }
     }
 
@@ -300,14 +323,16 @@ impl<'a, S: 'static> Context<'a, S> {
 
     /// Whether this channel's [`connect`](Self::connect) is still in progress.
     pub fn is_connecting(&self) -> bool {
-        self.token
-            .and_then(|token| self.core.channel(token))
-            .is_some_and(|channel| channel.connecting)
+        self.own
+            .as_ref()
+            .is_some_and(|own| own.io.is_some() && own.phase == Phase::Connecting)
     }
 
     /// Whether this channel is a listener.
     pub fn is_accepting(&self) -> bool {
-        self.own().is_ok_and(IoSource::is_listener)
+        self.own
+            .as_ref()
+            .is_some_and(|own| own.io.is_some() && own.phase.is_accepting())
     }
 
     /// Whether this channel is an open, established (not listening, not connecting) one.
@@ -325,7 +350,7 @@ impl<'a, S: 'static> Context<'a, S> {
         io: impl Into<IoSource>,
         dispatcher: D,
     ) -> io::Result<Token> {
-        self.core.insert(io.into(), boxed(dispatcher), false)
+        self.core.spawn(io.into(), dispatcher, false)
     }
 
     /// Starts a non-blocking TCP connection to `addr` on a new channel driven by
@@ -340,25 +365,30 @@ impl<'a, S: 'static> Context<'a, S> {
         addr: SocketAddr,
         dispatcher: D,
     ) -> io::Result<Token> {
-        let socket = start_connect(addr)?;
-        self.core.insert(socket.into(), boxed(dispatcher), true)
+        self.core.connect(addr, dispatcher)
     }
 
     /// Another channel's dispatcher, if it is open, of type `D` and not the one running.
     /// Its `readable()`/`writable()` are asked again afterwards.
     pub fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
-        self.core.dispatcher_mut(token)
+        self.core.get_mut(token) // the running channel is lent out: not found
     }
 
     /// Closes another channel (or this one). Returns whether it was open. Events of it later
     /// in the same batch are dropped.
     pub fn close_channel(&mut self, token: Token) -> bool {
+        if self.is_own(token) {
+            let was_open = self.is_open();
+            self.close();
+            return was_open;
+        }
         self.core.close(token)
     }
 
     /// Marks a channel's `readable()`/`writable()` as worth asking again (see
     /// [`Dispatcher`]'s notes on state the loop cannot see).
     pub fn wake(&mut self, token: Token) {
+        // The running channel is asked anyway when its callback returns.
         self.core.mark_dirty(token);
     }
 
@@ -372,39 +402,37 @@ impl<'a, S: 'static> Context<'a, S> {
     /// meanwhile is dropped.
     pub fn call_later_for(&mut self, token: Token, delay: Duration) -> TimerId {
         let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
-        self.core
-            .timers
-            .insert(deadline, token, TimerAction::Dispatch)
+        self.core.set_timer(deadline, token, TimerAction::Dispatch)
     }
 
     /// Cancels a timer; `false` if it already fired or was cancelled.
     pub fn cancel(&mut self, timer: TimerId) -> bool {
-        self.core.timers.cancel(timer)
+        self.core.cancel_timer(timer)
     }
 
     /// Makes [`EventLoop::run`](crate::EventLoop::run) return after this iteration
     /// (asyncore's `ExitNow`).
     pub fn stop(&mut self) {
-        self.core.stopped = true;
+        self.core.request_stop();
     }
 
     /// A handle for other threads.
     pub fn handle(&self) -> LoopHandle<S> {
         LoopHandle {
-            shared: self.core.shared.clone(),
+            shared: self.core.shared().clone(),
         }
     }
 
     /// How many channels the loop has.
     pub fn channel_count(&self) -> usize {
-        self.core.channels.len()
+        self.core.len()
     }
 }
 
 impl<S> fmt::Debug for Context<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("token", &self.token)
+            .field("token", &self.own.as_ref().map(|own| own.token))
             .finish_non_exhaustive()
     }
 }
@@ -424,27 +452,4 @@ pub(crate) fn far_future() -> Instant {
 fn ip_addr(addr: SockAddr) -> io::Result<SocketAddr> {
     addr.as_socket()
         .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "not an IP socket"))
-}
-
-/// A non-blocking TCP socket with a connect to `addr` under way.
-pub(crate) fn start_connect(addr: SocketAddr) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => Ok(socket),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock || in_progress(&e) => Ok(socket),
-        Err(e) => Err(e),
-    }
-}
-
-fn in_progress(error: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        error.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error())
-    }
-    #[cfg(windows)]
-    {
-        let _ = error;
-        false // Winsock says WSAEWOULDBLOCK, which is `WouldBlock`
-    }
 }

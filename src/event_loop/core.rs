@@ -1,60 +1,65 @@
-//! The loop's state apart from the running dispatcher: channels, selector, timers, the user's
-//! state. A [`Context`] is a `&mut Core` plus the token of the channel it serves.
+//! [`Core`]: the loop's channels, selector, timers and state, and the invariants that tie
+//! them together. Every field is private to this module, so these hold wherever the core
+//! is reached from:
 //!
-//! Rules kept here:
-//! - every channel's source is unregistered before it is dropped (closed);
-//! - the running dispatcher is out of its slot, so others can be lent with `get_mut`, and a
-//!   channel closed while its dispatcher runs is removed when the callback returns;
-//! - interest is recomputed only for channels marked dirty, and `modify` is called only when
-//!   it changed.
+//! - A channel is open exactly while its slot holds a [`Channel`] or is lent to its running
+//!   callbacks; its source is registered in the selector for exactly that long, under its
+//!   token's key. Closing unregisters the source before dropping (closing) it.
+//! - The selector's interest for an idle channel is `registered`, which is what
+//!   [`Phase::interest`] answered the last time the channel could have changed: after its
+//!   callbacks ran, or, for a channel marked dirty, at the next [`Core::refresh_interest`].
+//! - At most one channel is lent at a time (to [`Dispatch`](super::dispatch::Dispatch)), and
+//!   only [`Core::give_back`] returns it; its slot keeps its generation meanwhile, so its
+//!   token stays valid and its slot is not reused.
 
+use std::any::Any;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
+use socket2::{Domain, Protocol, Socket, Type};
 
+use super::channel::{Channel, Phase};
+use super::dispatch::Running;
+use super::dispatcher::{AnyDispatcher, Dispatcher};
 use super::handle::Shared;
-use super::timers::{TimerAction, Timers};
-use super::{Context, Token};
-use crate::dispatcher::AnyDispatcher;
-use crate::selector::{DefaultSelector, Interest, Selector};
-use crate::{Dispatcher, IoSource};
+use super::io_source::IoSource;
+use super::os_errors::is_connect_in_progress;
+use super::timers::{TimerAction, TimerId, Timers};
+use super::token::Token;
+use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 
 /// How long a listener rests after the process ran out of descriptors.
 pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-pub(crate) struct Channel<S> {
-    /// `None` once closed.
-    pub(crate) io: Option<IoSource>,
-    /// `None` while its callback runs.
-    pub(crate) dispatcher: Option<Box<dyn AnyDispatcher<S>>>,
-    pub(crate) generation: usize,
-    /// The interest the selector has for it.
-    pub(crate) registered: Interest,
-    pub(crate) connecting: bool,
-    /// A listener resting after `EMFILE`/`ENFILE`.
-    pub(crate) paused: bool,
-    /// End of file or a disconnection was seen: `handle_close` is due.
-    pub(crate) close_pending: bool,
-    pub(crate) close_called: bool,
-    pub(crate) dirty: bool,
+/// One slot of the channel table.
+struct Slot<S> {
+    generation: usize,
+    /// `None` while the channel is lent to its running callbacks.
+    channel: Option<Channel<S>>,
+    /// Queued in `Core::dirty`.
+    dirty: bool,
 }
 
 pub(crate) struct Core<S> {
-    pub(crate) selector: DefaultSelector,
-    pub(crate) channels: Slab<Channel<S>>,
-    pub(crate) timers: Timers,
-    pub(crate) state: S,
-    pub(crate) dirty: Vec<Token>,
-    pub(crate) stopped: bool,
-    pub(crate) shared: Arc<Shared<S>>,
+    selector: DefaultSelector,
+    channels: Slab<Slot<S>>,
+    timers: Timers,
+    state: S,
+    /// Idle channels whose `readable()`/`writable()` may have changed behind the loop's back
+    /// (reached with `get_mut`, or woken).
+    dirty: Vec<Token>,
+    /// [`Context::stop`](super::Context::stop) was called.
+    stop_requested: bool,
+    shared: Arc<Shared<S>>,
     next_generation: usize,
     /// How many times `Selector::modify` was called (for tests and benchmarks).
-    pub(crate) modify_calls: u64,
-    /// What [`Context::recv_scratch`] reads into: one buffer for all channels.
-    pub(crate) scratch: Vec<u8>,
+    modify_calls: u64,
+    /// What [`Context::recv_scratch`](super::Context::recv_scratch) reads into: one buffer
+    /// for all channels.
+    scratch: Vec<u8>,
 }
 
 impl<S: 'static> Core<S> {
@@ -65,7 +70,7 @@ impl<S: 'static> Core<S> {
             timers: Timers::default(),
             state,
             dirty: Vec::new(),
-            stopped: false,
+            stop_requested: false,
             shared,
             next_generation: 0,
             modify_calls: 0,
@@ -73,24 +78,124 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    /// The channel `token` names, if it is still open.
-    pub(crate) fn channel(&self, token: Token) -> Option<&Channel<S>> {
-        self.channels
-            .get(token.slot)
-            .filter(|channel| channel.generation == token.generation && channel.io.is_some())
+    pub(crate) fn kind(&self) -> SelectorKind {
+        self.selector.kind()
     }
 
-    pub(crate) fn channel_mut(&mut self, token: Token) -> Option<&mut Channel<S>> {
-        self.channels
-            .get_mut(token.slot)
-            .filter(|channel| channel.generation == token.generation && channel.io.is_some())
+    /// How many channels are open (the running one included).
+    pub(crate) fn len(&self) -> usize {
+        self.channels.len()
     }
 
-    /// Adds a channel and registers its source.
-    pub(crate) fn insert(
+    pub(crate) fn state(&self) -> &S {
+        &self.state
+    }
+
+    pub(crate) fn state_mut(&mut self) -> &mut S {
+        &mut self.state
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared<S>> {
+        &self.shared
+    }
+
+    pub(crate) fn modify_calls(&self) -> u64 {
+        self.modify_calls
+    }
+
+    /// Lends the scratch buffer; give it back with [`Core::put_scratch`].
+    pub(crate) fn take_scratch(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.scratch)
+    }
+
+    pub(crate) fn put_scratch(&mut self, scratch: Vec<u8>) {
+        self.scratch = scratch;
+    }
+
+    pub(crate) fn scratch(&self) -> &[u8] {
+        &self.scratch
+    }
+
+    pub(crate) fn request_stop(&mut self) {
+        self.stop_requested = true;
+    }
+
+    /// Whether a stop was asked for, here or from another thread; either request is
+    /// consumed, so none is left over for a later run.
+    pub(crate) fn take_stop(&mut self) -> bool {
+        let from_handle = self
+            .shared
+            .stop
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        std::mem::take(&mut self.stop_requested) || from_handle
+    }
+
+    /// Forgets a stop asked for with [`Context::stop`](super::Context::stop) in an earlier
+    /// iteration that no `run` consumed.
+    pub(crate) fn forget_stop(&mut self) {
+        self.stop_requested = false;
+    }
+
+    /// Waits in the selector.
+    pub(crate) fn select(
+        &mut self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        self.selector.select(events, timeout)
+    }
+
+    pub(crate) fn set_timer(
+        &mut self,
+        deadline: Instant,
+        token: Token,
+        action: TimerAction,
+    ) -> TimerId {
+        self.timers.insert(deadline, token, action)
+    }
+
+    pub(crate) fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.timers.cancel(timer)
+    }
+
+    pub(crate) fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// The earliest timer's deadline.
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Removes and returns one timer due at `now`; `None` also when there are no timers
+    /// (then without reading the clock: `now` is only called when a timer exists).
+    pub(crate) fn pop_due_timer(
+        &mut self,
+        now: impl FnOnce() -> Instant,
+    ) -> Option<(TimerId, Token, TimerAction)> {
+        if self.timers.is_empty() {
+            return None;
+        }
+        self.timers.pop_due(now())
+    }
+
+    /// The tokens of every open channel.
+    pub(crate) fn tokens(&self) -> Vec<Token> {
+        self.channels
+            .iter()
+            .map(|(slot, entry)| Token::new(slot, entry.generation))
+            .collect()
+    }
+
+    /// Adds a channel for `io` driven by `dispatcher` and registers its source.
+    ///
+    /// If the dispatcher's `readable()` or `writable()` panics, the channel is closed at
+    /// once, as it would be later: the error is logged, and the token returned names a
+    /// closed channel.
+    pub(crate) fn spawn<D: Dispatcher<S>>(
         &mut self,
         io: IoSource,
-        dispatcher: Box<dyn AnyDispatcher<S>>,
+        dispatcher: D,
         connecting: bool,
     ) -> io::Result<Token> {
         io.set_nonblocking()?;
@@ -100,337 +205,178 @@ impl<S: 'static> Core<S> {
         }
         let token = Token::new(vacant.key(), self.next_generation);
         self.next_generation = self.next_generation.wrapping_add(1);
-        let mut channel = Channel {
-            io: Some(io),
-            dispatcher: None,
-            generation: token.generation,
-            registered: Interest::NONE,
-            connecting,
-            paused: false,
-            close_pending: false,
-            close_called: false,
-            dirty: false,
+        let phase = Phase::initial(&io, connecting);
+        let dispatcher: Box<dyn AnyDispatcher<S>> = Box::new(dispatcher);
+        let Some(interest) = phase.interest(&*dispatcher) else {
+            log::error!(target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked when spawned; closing the channel");
+            return Ok(token);
         };
-        let interest = wanted_interest(&channel, &*dispatcher).unwrap_or(Interest::NONE);
-        let raw = channel
-            .io
-            .as_ref()
-            .map(IoSource::raw)
-            .expect("a new channel is open");
-        // SAFETY: the channel owns the source and `close` unregisters it before dropping it,
-        // so it stays open while registered.
-        unsafe { self.selector.register(raw, token.to_key(), interest)? };
-        channel.registered = interest;
-        channel.dispatcher = Some(dispatcher);
-        vacant.insert(channel);
+        // SAFETY: the channel owns the source, and every path that drops it unregisters it
+        // first (`close`, `release`, `give_back`), so it stays open while registered.
+        unsafe { self.selector.register(io.raw(), token.to_key(), interest)? };
+        vacant.insert(Slot {
+            generation: token.generation,
+            channel: Some(Channel {
+                dispatcher,
+                io,
+                phase,
+                registered: interest,
+            }),
+            dirty: false,
+        });
         Ok(token)
     }
 
-    /// Closes a channel: unregisters, then drops (closes) its source. Its dispatcher is
-    /// dropped too, unless it is running, in which case `finish` drops it.
+    /// Starts a non-blocking TCP connection to `addr` on a new channel.
+    pub(crate) fn connect<D: Dispatcher<S>>(
+        &mut self,
+        addr: SocketAddr,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if is_connect_in_progress(&e) => {}
+            Err(e) => return Err(e),
+        }
+        self.spawn(socket.into(), dispatcher, true)
+    }
+
+    /// The slot of the channel `token` names, if it is open.
+    fn slot_mut(&mut self, token: Token) -> Option<&mut Slot<S>> {
+        self.channels
+            .get_mut(token.slot)
+            .filter(|slot| slot.generation == token.generation)
+    }
+
+    /// Closes an idle channel: unregisters its source, then drops the source (closing it)
+    /// and the dispatcher. Returns whether it was open and idle (the running channel is
+    /// closed through its [`Running`] instead).
     pub(crate) fn close(&mut self, token: Token) -> bool {
-        let Some(channel) = self.channel_mut(token) else {
+        if self
+            .slot_mut(token)
+            .is_none_or(|slot| slot.channel.is_none())
+        {
             return false;
-        };
-        let io = channel.io.take().expect("an open channel has its source");
-        let running = channel.dispatcher.is_none();
+        }
+        let slot = self.channels.remove(token.slot);
+        let channel = slot.channel.expect("checked above");
+        self.release(token, channel.io);
+        true
+    }
+
+    /// Unregisters a closed channel's source and drops it.
+    pub(crate) fn release(&mut self, token: Token, io: IoSource) {
         if let Err(e) = self.selector.unregister(io.raw()) {
             log::warn!(target: "ioloop::event_loop", "{token:?}: unregister failed: {e}");
         }
         drop(io);
-        if !running {
-            self.channels.remove(token.slot);
-        }
-        true
     }
 
-    pub(crate) fn mark_dirty(&mut self, token: Token) {
-        if let Some(channel) = self.channels.get_mut(token.slot) {
-            if channel.generation == token.generation && channel.io.is_some() {
-                mark(channel, &mut self.dirty, token);
-            }
-        }
-    }
-
-    /// Asks `readable()`/`writable()` of every dirty channel and updates the selector where
-    /// the answer changed.
-    pub(crate) fn refresh_interest(&mut self) {
-        while let Some(token) = self.dirty.pop() {
-            let Some(channel) = self.channel_mut(token) else {
-                continue;
-            };
-            channel.dirty = false;
-            let Some(dispatcher) = channel.dispatcher.as_deref() else {
-                continue; // running: it is marked again when it returns
-            };
-            let Some(interest) = wanted_interest(channel, dispatcher) else {
-                log::error!(target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
-                self.close(token);
-                continue;
-            };
-            if interest == channel.registered {
-                continue;
-            }
-            let raw = channel
-                .io
-                .as_ref()
-                .map(IoSource::raw)
-                .expect("open channel");
-            channel.registered = interest;
-            self.modify_calls += 1;
-            if let Err(e) = self.selector.modify(raw, token.to_key(), interest) {
-                log::error!(target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
-                // The selector dropped the registration already; close without it.
-                if let Some(channel) = self.channel_mut(token) {
-                    drop(channel.io.take());
-                    if channel.dispatcher.is_some() {
-                        self.channels.remove(token.slot);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A channel's dispatcher downcast to `D`, marking the channel dirty.
-    pub(crate) fn dispatcher_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
+    /// An idle channel's dispatcher downcast to `D`; the channel is marked dirty.
+    pub(crate) fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
         self.mark_dirty(token);
-        let channel = self.channel_mut(token)?;
-        let any: &mut dyn std::any::Any = channel.dispatcher.as_mut()?.as_any_mut();
+        let channel = self.slot_mut(token)?.channel.as_mut()?;
+        let any: &mut dyn Any = channel.dispatcher.as_any_mut();
         any.downcast_mut::<D>()
     }
 
-    /// Takes the dispatcher out of an open channel's slot for a callback.
-    pub(crate) fn take_dispatcher(&mut self, token: Token) -> Option<Box<dyn AnyDispatcher<S>>> {
-        self.channel_mut(token)?.dispatcher.take()
+    /// Queues an idle channel for [`Core::refresh_interest`], once.
+    pub(crate) fn mark_dirty(&mut self, token: Token) {
+        let Some(slot) = self.channels.get_mut(token.slot) else {
+            return;
+        };
+        if slot.generation == token.generation && slot.channel.is_some() && !slot.dirty {
+            slot.dirty = true;
+            self.dirty.push(token);
+        }
     }
 
-    /// Puts a dispatcher back after its callbacks, or drops it if the channel was closed
-    /// meanwhile.
-    pub(crate) fn finish(&mut self, token: Token, dispatcher: Box<dyn AnyDispatcher<S>>) {
-        match self.channels.get_mut(token.slot) {
-            Some(channel) if channel.generation == token.generation => {
-                if channel.io.is_some() {
-                    channel.dispatcher = Some(dispatcher);
-                    mark(channel, &mut self.dirty, token);
-                } else {
-                    self.channels.remove(token.slot);
+    /// Asks `readable()`/`writable()` of every dirty channel and tells the selector of the
+    /// answers that changed.
+    pub(crate) fn refresh_interest(&mut self) {
+        while let Some(token) = self.dirty.pop() {
+            let Some(slot) = self.slot_mut(token) else {
+                continue;
+            };
+            slot.dirty = false;
+            let Some(channel) = slot.channel.take() else {
+                continue; // running: it is asked when it returns
+            };
+            if let Some(channel) = self.update_interest(token, channel) {
+                if let Some(slot) = self.slot_mut(token) {
+                    slot.channel = Some(channel);
                 }
             }
-            _ => {}
         }
     }
 
-    /// Pauses a listener that hit the descriptor limit, and schedules its resumption.
-    pub(crate) fn pause_accepting(&mut self, token: Token) {
-        if let Some(channel) = self.channel_mut(token) {
-            if !channel.paused {
-                channel.paused = true;
-                self.timers.insert(
-                    Instant::now() + ACCEPT_PAUSE,
-                    token,
-                    TimerAction::ResumeAccept,
-                );
+    /// Brings the selector's interest for `channel` up to date; `None` (the channel closed
+    /// and its slot freed) if the dispatcher panicked answering or the selector refused.
+    fn update_interest(&mut self, token: Token, mut channel: Channel<S>) -> Option<Channel<S>> {
+        let Some(interest) = channel.phase.interest(&*channel.dispatcher) else {
+            log::error!(target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
+            self.channels.remove(token.slot);
+            self.release(token, channel.io);
+            return None;
+        };
+        if interest != channel.registered {
+            self.modify_calls += 1;
+            if let Err(e) = self
+                .selector
+                .modify(channel.io.raw(), token.to_key(), interest)
+            {
+                log::error!(target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
+                // The selector dropped the registration already: close without it.
+                self.channels.remove(token.slot);
+                return None;
             }
+            channel.registered = interest;
         }
-        self.mark_dirty(token);
+        Some(channel)
     }
 
+    /// Takes an idle channel out of its slot for its callbacks.
+    pub(crate) fn lend(&mut self, token: Token) -> Option<(Box<dyn AnyDispatcher<S>>, Running)> {
+        let channel = self.slot_mut(token)?.channel.take()?;
+        let Channel {
+            dispatcher,
+            io,
+            phase,
+            registered,
+        } = channel;
+        Some((dispatcher, Running::new(token, io, phase, registered)))
+    }
+
+    /// Returns a lent channel after its callbacks: frees its slot if they closed it,
+    /// otherwise brings its interest up to date and puts it back.
+    pub(crate) fn give_back(&mut self, running: Running, dispatcher: Box<dyn AnyDispatcher<S>>) {
+        let (token, io, phase, registered) = running.into_parts();
+        let Some(io) = io else {
+            self.channels.remove(token.slot);
+            return; // the dispatcher is dropped here
+        };
+        let channel = Channel {
+            dispatcher,
+            io,
+            phase,
+            registered,
+        };
+        if let Some(channel) = self.update_interest(token, channel) {
+            let slot = &mut self.channels[token.slot];
+            slot.channel = Some(channel);
+        }
+    }
+
+    /// Lets a listener paused after `EMFILE` accept again.
     pub(crate) fn resume_accepting(&mut self, token: Token) {
-        if let Some(channel) = self.channel_mut(token) {
-            channel.paused = false;
-        }
-        self.mark_dirty(token);
-    }
-}
-
-/// Queues a channel for `refresh_interest`, once.
-fn mark<S>(channel: &mut Channel<S>, dirty: &mut Vec<Token>, token: Token) {
-    if !channel.dirty {
-        channel.dirty = true;
-        dirty.push(token);
-    }
-}
-
-/// The interest a channel should have now; `None` if the dispatcher panicked answering.
-fn wanted_interest<S: 'static>(
-    channel: &Channel<S>,
-    dispatcher: &dyn AnyDispatcher<S>,
-) -> Option<Interest> {
-    let listening = channel.io.as_ref().is_some_and(IoSource::is_listener);
-    let asked = panic::catch_unwind(AssertUnwindSafe(|| {
-        (dispatcher.readable(), !listening && dispatcher.writable())
-    }))
-    .ok()?;
-    if channel.paused {
-        return Some(Interest::NONE);
-    }
-    if channel.connecting {
-        // The connect completes on writability; asyncore needed `writable()` for this.
-        return Some(Interest::new(asked.0, true));
-    }
-    Some(Interest::new(asked.0, asked.1))
-}
-
-/// The errors asyncore treats as "the peer went away" (its `_DISCONNECTED` set): they lead
-/// to `handle_close`, not `handle_error`.
-pub(crate) fn is_disconnect(error: &io::Error) -> bool {
-    use io::ErrorKind::*;
-    if matches!(
-        error.kind(),
-        ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected
-    ) {
-        return true;
-    }
-    let Some(code) = error.raw_os_error() else {
-        return false;
-    };
-    #[cfg(unix)]
-    {
-        code == rustix::io::Errno::SHUTDOWN.raw_os_error()
-            || code == rustix::io::Errno::BADF.raw_os_error()
-    }
-    #[cfg(windows)]
-    {
-        // WSAESHUTDOWN and WSAEBADF.
-        code == 10058 || code == 10009
-    }
-}
-
-/// Whether an accept failed because the process or system ran out of descriptors.
-pub(crate) fn is_descriptor_exhaustion(error: &io::Error) -> bool {
-    let Some(code) = error.raw_os_error() else {
-        return false;
-    };
-    #[cfg(unix)]
-    {
-        code == rustix::io::Errno::MFILE.raw_os_error()
-            || code == rustix::io::Errno::NFILE.raw_os_error()
-    }
-    #[cfg(windows)]
-    {
-        // WSAEMFILE, and WSAENOBUFS, which Winsock gives when it runs out of socket buffers.
-        code == 10024 || code == 10055
-    }
-}
-
-/// Runs one handler of `dispatcher` on `token`'s channel, routing its outcome as asyncore
-/// does, then calls `handle_close` once if the channel saw end of file or a disconnection.
-pub(crate) fn invoke<S: 'static>(
-    core: &mut Core<S>,
-    token: Token,
-    dispatcher: &mut Box<dyn AnyDispatcher<S>>,
-    what: &'static str,
-    handler: impl FnOnce(&mut dyn AnyDispatcher<S>, &mut Context<'_, S>) -> io::Result<()>,
-) {
-    if core.channel(token).is_none() {
-        return;
-    }
-    let outcome = {
-        let mut cx = Context::new(core, Some(token));
-        panic::catch_unwind(AssertUnwindSafe(|| handler(&mut **dispatcher, &mut cx)))
-    };
-    if !matches!(outcome, Ok(Ok(()))) {
-        route(core, token, dispatcher, what, outcome);
-    }
-    settle_close(core, token, dispatcher);
-}
-
-fn route<S: 'static>(
-    core: &mut Core<S>,
-    token: Token,
-    dispatcher: &mut Box<dyn AnyDispatcher<S>>,
-    what: &'static str,
-    outcome: std::thread::Result<io::Result<()>>,
-) {
-    let error = match outcome {
-        Ok(Ok(())) => return,
-        Ok(Err(error)) => error,
-        Err(panic) => io::Error::other(format!("{what} panicked: {}", panic_message(&*panic))),
-    };
-    if error.kind() == io::ErrorKind::WouldBlock {
-        return; // a spurious wake-up: nothing to do now
-    }
-    if is_disconnect(&error) {
-        if let Some(channel) = core.channel_mut(token) {
-            channel.close_pending = true;
-        }
-        return;
-    }
-    report_error(core, token, dispatcher, error);
-}
-
-/// Calls `handle_error`, surviving a panic in it (the channel is then closed).
-pub(crate) fn report_error<S: 'static>(
-    core: &mut Core<S>,
-    token: Token,
-    dispatcher: &mut Box<dyn AnyDispatcher<S>>,
-    error: io::Error,
-) {
-    if core.channel(token).is_none() {
-        return;
-    }
-    let outcome = {
-        let mut cx = Context::new(core, Some(token));
-        panic::catch_unwind(AssertUnwindSafe(|| dispatcher.handle_error(&mut cx, error)))
-    };
-    if let Err(panic) = outcome {
-        log::error!(
-            target: "ioloop::event_loop",
-            "{token:?}: handle_error panicked ({}); closing the channel",
-            panic_message(&*panic)
-        );
-        core.close(token);
-    }
-}
-
-/// Calls `handle_close` once when end of file or a disconnection was seen. If the
-/// dispatcher kept the channel open and another one is seen later, the loop closes the
-/// channel itself: the connection is gone, and asking again would only repeat the question.
-fn settle_close<S: 'static>(
-    core: &mut Core<S>,
-    token: Token,
-    dispatcher: &mut Box<dyn AnyDispatcher<S>>,
-) {
-    let Some(channel) = core.channel_mut(token) else {
-        return;
-    };
-    if !channel.close_pending {
-        return;
-    }
-    channel.close_pending = false;
-    if channel.close_called {
-        log::debug!(target: "ioloop::event_loop", "{token:?}: disconnected again after handle_close; closing");
-        core.close(token);
-        return;
-    }
-    channel.close_called = true;
-    let outcome = {
-        let mut cx = Context::new(core, Some(token));
-        panic::catch_unwind(AssertUnwindSafe(|| dispatcher.handle_close(&mut cx)))
-    };
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) if is_disconnect(&error) || error.kind() == io::ErrorKind::WouldBlock => {}
-        Ok(Err(error)) => report_error(core, token, dispatcher, error),
-        Err(panic) => {
-            let error =
-                io::Error::other(format!("handle_close panicked: {}", panic_message(&*panic)));
-            report_error(core, token, dispatcher, error);
+        let Some(channel) = self.slot_mut(token).and_then(|slot| slot.channel.as_mut()) else {
+            return;
+        };
+        if channel.phase == Phase::Paused {
+            channel.phase = Phase::Listening;
+            self.mark_dirty(token);
         }
     }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a non-text panic payload".to_string()
-    }
-}
-
-/// A boxed dispatcher, as channels hold them.
-pub(crate) fn boxed<S: 'static, D: Dispatcher<S>>(dispatcher: D) -> Box<dyn AnyDispatcher<S>> {
-    Box::new(dispatcher)
 }

@@ -20,9 +20,14 @@
 //! The loop runs on every [`selector`](crate::selector) backend with the same behaviour.
 //! Out-of-band data (`handle_expt`) is reported by epoll, poll and select on Unix only.
 
+mod channel;
 mod context;
 mod core;
+mod dispatch;
+mod dispatcher;
 mod handle;
+mod io_source;
+mod os_errors;
 mod timers;
 mod token;
 
@@ -34,15 +39,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use context::Context;
+pub use dispatcher::Dispatcher;
 pub use handle::LoopHandle;
+pub use io_source::IoSource;
 pub use timers::TimerId;
 pub use token::Token;
 
-use self::core::{Core, boxed, invoke, report_error};
+use self::core::Core;
 use self::handle::Shared;
 use self::timers::TimerAction;
-use crate::selector::{DefaultSelector, Event, Events, Selector, SelectorKind};
-use crate::{Dispatcher, IoSource};
+use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 
 /// asyncore's loop and socket map in one owned value: channels (sockets with their
 /// dispatchers), timers, the user's shared state `S`, on a selector chosen at run time.
@@ -152,40 +158,40 @@ impl<S: 'static> EventLoop<S> {
 
     /// The selector backend in use.
     pub fn kind(&self) -> SelectorKind {
-        self.core.selector.kind()
+        self.core.kind()
     }
 
     /// How many channels are open.
     pub fn len(&self) -> usize {
-        self.core.channels.len()
+        self.core.len()
     }
 
     /// Whether no channel is open.
     pub fn is_empty(&self) -> bool {
-        self.core.channels.is_empty()
+        self.core.len() == 0
     }
 
     /// The shared state.
     pub fn state(&self) -> &S {
-        &self.core.state
+        self.core.state()
     }
 
     /// The shared state, mutably.
     pub fn state_mut(&mut self) -> &mut S {
-        &mut self.core.state
+        self.core.state_mut()
     }
 
     /// A `Send + Clone` handle to stop the loop or run closures on it from other threads.
     pub fn handle(&self) -> LoopHandle<S> {
         LoopHandle {
-            shared: self.core.shared.clone(),
+            shared: self.core.shared().clone(),
         }
     }
 
     /// How many times the loop has changed a registration's interest in the selector
     /// (`Selector::modify` calls) since it was made: a steady-state server should add none.
     pub fn interest_changes(&self) -> u64 {
-        self.core.modify_calls
+        self.core.modify_calls()
     }
 
     /// Adds a channel for `io` (made non-blocking) driven by `dispatcher`.
@@ -198,7 +204,7 @@ impl<S: 'static> EventLoop<S> {
         io: impl Into<IoSource>,
         dispatcher: D,
     ) -> io::Result<Token> {
-        self.core.insert(io.into(), boxed(dispatcher), false)
+        self.core.spawn(io.into(), dispatcher, false)
     }
 
     /// Starts a non-blocking TCP connection to `addr` on a new channel (see
@@ -212,13 +218,12 @@ impl<S: 'static> EventLoop<S> {
         addr: SocketAddr,
         dispatcher: D,
     ) -> io::Result<Token> {
-        let socket = context::start_connect(addr)?;
-        self.core.insert(socket.into(), boxed(dispatcher), true)
+        self.core.connect(addr, dispatcher)
     }
 
     /// A channel's dispatcher, if it is open and of type `D`.
     pub fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
-        self.core.dispatcher_mut(token)
+        self.core.get_mut(token)
     }
 
     /// Closes a channel; returns whether it was open.
@@ -228,13 +233,7 @@ impl<S: 'static> EventLoop<S> {
 
     /// Closes every channel (asyncore's `close_all`).
     pub fn close_all(&mut self) {
-        let tokens: Vec<Token> = self
-            .core
-            .channels
-            .iter()
-            .map(|(slot, channel)| Token::new(slot, channel.generation))
-            .collect();
-        for token in tokens {
+        for token in self.core.tokens() {
             self.core.close(token);
         }
     }
@@ -283,8 +282,7 @@ impl<S: 'static> EventLoop<S> {
     }
 
     fn take_stop(&mut self) -> bool {
-        let requested = self.core.shared.stop.swap(false, Ordering::SeqCst);
-        std::mem::take(&mut self.core.stopped) || requested
+        self.core.take_stop()
     }
 
     /// One iteration: wait at most `timeout` (`None`: until something happens; the next
@@ -296,15 +294,13 @@ impl<S: 'static> EventLoop<S> {
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         // A stop asked for in an earlier iteration was for `run`, which has taken it by now;
         // a loop driven by hand must not carry it over.
-        self.core.stopped = false;
+        self.core.forget_stop();
         self.core.refresh_interest();
         let wait = self.wait_time(timeout);
-        self.core.selector.select(&mut self.events, wait)?;
-        let events = std::mem::take(&mut self.events);
-        for event in &events {
-            self.dispatch(*event);
+        self.core.select(&mut self.events, wait)?;
+        for event in &self.events {
+            dispatch::event(&mut self.core, *event);
         }
-        self.events = events;
         self.fire_timers();
         self.run_jobs();
         self.core.refresh_interest();
@@ -312,13 +308,12 @@ impl<S: 'static> EventLoop<S> {
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
-        let has_jobs = self.core.shared.has_jobs.load(Ordering::Acquire);
+        let has_jobs = self.core.shared().has_jobs.load(Ordering::Acquire);
         if has_jobs {
             return Some(Duration::ZERO);
         }
         let until_timer = self
             .core
-            .timers
             .next_deadline()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()));
         match (timeout, until_timer) {
@@ -327,132 +322,34 @@ impl<S: 'static> EventLoop<S> {
         }
     }
 
-    fn dispatch(&mut self, event: Event) {
-        let token = Token::from_key(event.key());
-        let core = &mut self.core;
-        let Some(mut dispatcher) = core.take_dispatcher(token) else {
-            return; // closed earlier in this batch, or stale
-        };
-        let (connecting, listening) = {
-            let channel = core.channel(token).expect("taken from an open channel");
-            (
-                channel.connecting,
-                channel.io.as_ref().is_some_and(IoSource::is_listener),
-            )
-        };
-        if connecting && !complete_connect(core, token, &mut dispatcher) {
-            core.finish(token, dispatcher);
-            return;
-        }
-        if event.is_readable() {
-            if listening {
-                invoke(core, token, &mut dispatcher, "handle_accept", |d, cx| {
-                    d.handle_accept(cx)
-                });
-            } else {
-                invoke(core, token, &mut dispatcher, "handle_read", |d, cx| {
-                    d.handle_read(cx)
-                });
-            }
-        }
-        if event.is_priority() && !listening {
-            invoke(core, token, &mut dispatcher, "handle_expt", |d, cx| {
-                d.handle_expt(cx)
-            });
-        }
-        if event.is_writable() && !listening {
-            invoke(core, token, &mut dispatcher, "handle_write", |d, cx| {
-                d.handle_write(cx)
-            });
-        }
-        core.finish(token, dispatcher);
-    }
-
     fn fire_timers(&mut self) {
-        if self.core.timers.is_empty() {
-            return; // no clock read in a loop without timers
-        }
-        let now = Instant::now();
-        while let Some((id, token, action)) = self.core.timers.pop_due(now) {
+        let mut now = None; // the clock is read only when a timer exists
+        while let Some((id, token, action)) = self
+            .core
+            .pop_due_timer(|| *now.get_or_insert_with(Instant::now))
+        {
             match action {
                 TimerAction::ResumeAccept => self.core.resume_accepting(token),
-                TimerAction::Dispatch => {
-                    let Some(mut dispatcher) = self.core.take_dispatcher(token) else {
-                        continue;
-                    };
-                    invoke(
-                        &mut self.core,
-                        token,
-                        &mut dispatcher,
-                        "handle_timer",
-                        |d, cx| d.handle_timer(cx, id),
-                    );
-                    self.core.finish(token, dispatcher);
-                }
+                TimerAction::Dispatch => dispatch::timer(&mut self.core, token, id),
             }
         }
     }
 
     fn run_jobs(&mut self) {
-        if !self.core.shared.has_jobs.swap(false, Ordering::Acquire) {
+        let shared = self.core.shared();
+        if !shared.has_jobs.swap(false, Ordering::Acquire) {
             return;
         }
         let jobs = std::mem::take(
-            &mut *self
-                .core
-                .shared
+            &mut *shared
                 .jobs
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         for job in jobs {
-            let mut cx = Context::new(&mut self.core, None);
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut cx))).is_err() {
-                log::error!(target: "ioloop::event_loop", "a call_soon_threadsafe closure panicked; the loop goes on");
-            }
+            dispatch::job(&mut self.core, job);
         }
     }
-}
-
-/// Finishes a pending connect on its first event: `handle_connect` on success (then the
-/// event's reads and writes proceed), `handle_error` with the socket's error on failure.
-/// Returns whether the channel may go on with this event.
-fn complete_connect<S: 'static>(
-    core: &mut Core<S>,
-    token: Token,
-    dispatcher: &mut Box<dyn crate::dispatcher::AnyDispatcher<S>>,
-) -> bool {
-    let socket = core
-        .channel(token)
-        .and_then(|channel| channel.io.as_ref())
-        .and_then(IoSource::socket);
-    let Some(socket) = socket else {
-        return false;
-    };
-    let failure = match socket.take_error() {
-        Ok(Some(error)) => Some(error),
-        Err(error) => Some(error),
-        Ok(None) => match socket.peer_addr() {
-            Ok(_) => None,
-            // Not connected and no error yet: a spurious wake-up; wait for the next event.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => return false,
-            Err(e) => Some(e),
-        },
-    };
-    if let Some(error) = failure {
-        report_error(core, token, dispatcher, error);
-        // A socket whose connect failed is of no further use, and it would report itself
-        // ready on every wait: close it even if handle_error kept it open.
-        core.close(token);
-        return false;
-    }
-    if let Some(channel) = core.channel_mut(token) {
-        channel.connecting = false;
-    }
-    invoke(core, token, dispatcher, "handle_connect", |d, cx| {
-        d.handle_connect(cx)
-    });
-    core.channel(token).is_some()
 }
 
 impl<S: 'static> Drop for EventLoop<S> {
@@ -466,7 +363,7 @@ impl<S: 'static> fmt::Debug for EventLoop<S> {
         f.debug_struct("EventLoop")
             .field("kind", &self.kind())
             .field("channels", &self.len())
-            .field("timers", &self.core.timers.len())
+            .field("timers", &self.core.timer_count())
             .finish_non_exhaustive()
     }
 }

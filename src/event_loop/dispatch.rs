@@ -1,0 +1,266 @@
+//! The dispatch protocol, in one place: what the loop calls for one ready event, one due
+//! timer and one cross-thread job, and what it does with the handlers' results.
+//!
+//! A [`Dispatch`] borrows the running channel out of the [`Core`] (one lookup), hands its
+//! callbacks a [`Context`] that holds the channel directly (no lookup per `recv` or `send`),
+//! routes each handler's outcome as asyncore does, and gives the channel back when the
+//! event is done (one more lookup), applying what the callbacks asked for: a close frees
+//! the slot, anything else refreshes the selector's interest.
+//!
+//! Outcomes, as asyncore routes them:
+//!
+//! | a handler returns | the loop |
+//! |---|---|
+//! | `Ok(())` | goes on |
+//! | `Err(WouldBlock)` | ignores it (a spurious wake-up) |
+//! | `Err` of a "disconnected" kind | calls `handle_close` once after the handler |
+//! | any other `Err`, or a panic | calls `handle_error` (default: log and close) |
+//!
+//! and no handler of a channel runs after it is closed.
+
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+
+use super::channel::Phase;
+use super::context::Context;
+use super::core::Core;
+use super::dispatcher::AnyDispatcher;
+use super::handle::Job;
+use super::io_source::IoSource;
+use super::os_errors::{is_disconnect, panic_message};
+use super::timers::TimerId;
+use super::token::Token;
+use crate::selector::{Event, Interest};
+
+/// The channel whose callbacks run now, taken out of the loop's table for the duration.
+/// Its [`Context`] reaches it directly, and records here what the callbacks ask for.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) token: Token,
+    /// `None` once closed: the source was unregistered and dropped at the `close` call.
+    pub(crate) io: Option<IoSource>,
+    pub(crate) phase: Phase,
+    registered: Interest,
+    /// End of file or a disconnection was seen: `handle_close` is due when the current
+    /// handler returns.
+    pub(crate) disconnected: bool,
+}
+
+impl Running {
+    pub(crate) fn new(token: Token, io: IoSource, phase: Phase, registered: Interest) -> Running {
+        Running {
+            token,
+            io: Some(io),
+            phase,
+            registered,
+            disconnected: false,
+        }
+    }
+
+    pub(crate) fn into_parts(self) -> (Token, Option<IoSource>, Phase, Interest) {
+        (self.token, self.io, self.phase, self.registered)
+    }
+
+    /// Closes the running channel now (idempotent): its source is unregistered and closed,
+    /// and no handler of it runs after the current one.
+    pub(crate) fn close<S: 'static>(&mut self, core: &mut Core<S>) {
+        if let Some(io) = self.io.take() {
+            core.release(self.token, io);
+        }
+    }
+}
+
+/// One channel's turn: its dispatcher and its state, lent by the core until [`end`](Self::end).
+pub(crate) struct Dispatch<'a, S: 'static> {
+    core: &'a mut Core<S>,
+    dispatcher: Box<dyn AnyDispatcher<S>>,
+    own: Running,
+}
+
+impl<'a, S: 'static> Dispatch<'a, S> {
+    /// Borrows `token`'s channel; `None` if it is closed (earlier in this batch) or stale.
+    fn begin(core: &'a mut Core<S>, token: Token) -> Option<Dispatch<'a, S>> {
+        let (dispatcher, own) = core.lend(token)?;
+        Some(Dispatch {
+            core,
+            dispatcher,
+            own,
+        })
+    }
+
+    /// Gives the channel back, applying what its callbacks asked for.
+    fn end(self) {
+        self.core.give_back(self.own, self.dispatcher);
+    }
+
+    fn is_open(&self) -> bool {
+        self.own.io.is_some()
+    }
+
+    /// Runs one handler, unless the channel is closed, and routes its outcome; then calls
+    /// `handle_close` if the handler saw end of file or a disconnection.
+    fn call(
+        &mut self,
+        what: &'static str,
+        handler: impl FnOnce(&mut dyn AnyDispatcher<S>, &mut Context<'_, S>) -> io::Result<()>,
+    ) {
+        if !self.is_open() {
+            return;
+        }
+        let outcome = {
+            let mut cx = Context::new(self.core, Some(&mut self.own));
+            let dispatcher = &mut *self.dispatcher;
+            panic::catch_unwind(AssertUnwindSafe(|| handler(dispatcher, &mut cx)))
+        };
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => self.route_error(error),
+            Err(panic) => self.route_error(io::Error::other(format!(
+                "{what} panicked: {}",
+                panic_message(&*panic)
+            ))),
+        }
+        if self.own.disconnected {
+            self.settle_close();
+        }
+    }
+
+    fn route_error(&mut self, error: io::Error) {
+        if error.kind() == io::ErrorKind::WouldBlock {
+            return; // a spurious wake-up: nothing to do now
+        }
+        if is_disconnect(&error) {
+            self.own.disconnected = true;
+            return;
+        }
+        self.report_error(error);
+    }
+
+    /// Calls `handle_error`, surviving a panic in it (the channel is then closed).
+    fn report_error(&mut self, error: io::Error) {
+        if !self.is_open() {
+            return;
+        }
+        let outcome = {
+            let mut cx = Context::new(self.core, Some(&mut self.own));
+            let dispatcher = &mut *self.dispatcher;
+            panic::catch_unwind(AssertUnwindSafe(|| dispatcher.handle_error(&mut cx, error)))
+        };
+        if let Err(panic) = outcome {
+            log::error!(
+                target: "ioloop::event_loop",
+                "{:?}: handle_error panicked ({}); closing the channel",
+                self.own.token,
+                panic_message(&*panic)
+            );
+            self.own.close(self.core);
+        }
+    }
+
+    /// Calls `handle_close` once after end of file or a disconnection. If the dispatcher
+    /// kept the channel open and the connection reports another, the loop closes the
+    /// channel itself: the connection is gone, and asking again would only repeat the
+    /// question.
+    fn settle_close(&mut self) {
+        self.own.disconnected = false;
+        if !self.is_open() {
+            return;
+        }
+        if self.own.phase == Phase::Closing {
+            log::debug!(target: "ioloop::event_loop", "{:?}: disconnected again after handle_close; closing", self.own.token);
+            self.own.close(self.core);
+            return;
+        }
+        self.own.phase = Phase::Closing;
+        let outcome = {
+            let mut cx = Context::new(self.core, Some(&mut self.own));
+            let dispatcher = &mut *self.dispatcher;
+            panic::catch_unwind(AssertUnwindSafe(|| dispatcher.handle_close(&mut cx)))
+        };
+        // What `handle_close` itself saw of the connection is old news.
+        self.own.disconnected = false;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error))
+                if is_disconnect(&error) || error.kind() == io::ErrorKind::WouldBlock => {}
+            Ok(Err(error)) => self.report_error(error),
+            Err(panic) => self.report_error(io::Error::other(format!(
+                "handle_close panicked: {}",
+                panic_message(&*panic)
+            ))),
+        }
+    }
+
+    /// Finishes a pending connect on the channel's first event: `handle_connect` on success
+    /// (then the event's reads and writes proceed), `handle_error` with the socket's error on
+    /// failure. Returns whether the channel may go on with this event.
+    fn complete_connect(&mut self) -> bool {
+        let Some(socket) = self.own.io.as_ref().and_then(IoSource::socket) else {
+            return false;
+        };
+        let failure = match socket.take_error() {
+            Ok(Some(error)) | Err(error) => Some(error),
+            Ok(None) => match socket.peer_addr() {
+                Ok(_) => None,
+                // Not connected and no error yet: a spurious wake-up; wait for the next event.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return false,
+                Err(e) => Some(e),
+            },
+        };
+        if let Some(error) = failure {
+            self.report_error(error);
+            // A socket whose connect failed is of no further use, and it would report itself
+            // ready on every wait: close it even if handle_error kept it open.
+            self.own.close(self.core);
+            return false;
+        }
+        self.own.phase = Phase::Open;
+        self.call("handle_connect", |d, cx| d.handle_connect(cx));
+        self.is_open()
+    }
+}
+
+/// One ready event: `handle_connect` (once, when a connect completes), `handle_accept` or
+/// `handle_read`, `handle_expt`, `handle_write`, stopping as soon as the channel is closed.
+pub(crate) fn event<S: 'static>(core: &mut Core<S>, event: Event) {
+    let Some(mut turn) = Dispatch::begin(core, Token::from_key(event.key())) else {
+        return; // closed earlier in this batch, or stale
+    };
+    if turn.own.phase == Phase::Connecting && !turn.complete_connect() {
+        turn.end();
+        return;
+    }
+    let accepting = turn.own.phase.is_accepting();
+    if event.is_readable() {
+        if accepting {
+            turn.call("handle_accept", |d, cx| d.handle_accept(cx));
+        } else {
+            turn.call("handle_read", |d, cx| d.handle_read(cx));
+        }
+    }
+    if event.is_priority() && !accepting {
+        turn.call("handle_expt", |d, cx| d.handle_expt(cx));
+    }
+    if event.is_writable() && !accepting {
+        turn.call("handle_write", |d, cx| d.handle_write(cx));
+    }
+    turn.end();
+}
+
+/// One due timer of `token`'s channel: its `handle_timer`. A timer of a closed channel is
+/// dropped.
+pub(crate) fn timer<S: 'static>(core: &mut Core<S>, token: Token, timer: TimerId) {
+    if let Some(mut turn) = Dispatch::begin(core, token) {
+        turn.call("handle_timer", |d, cx| d.handle_timer(cx, timer));
+        turn.end();
+    }
+}
+
+/// One closure sent with [`LoopHandle::call_soon_threadsafe`](super::LoopHandle::call_soon_threadsafe),
+/// with a loop-level [`Context`]. A panic is logged; the loop goes on.
+pub(crate) fn job<S: 'static>(core: &mut Core<S>, job: Job<S>) {
+    let mut cx = Context::new(core, None);
+    if panic::catch_unwind(AssertUnwindSafe(|| job(&mut cx))).is_err() {
+        log::error!(target: "ioloop::event_loop", "a call_soon_threadsafe closure panicked; the loop goes on");
+    }
+}
