@@ -46,6 +46,7 @@ impl Phase {
     /// is `dispatcher`; `None` if `readable()` or `writable()` panicked.
     ///
     /// This is the one place the loop asks those two questions.
+    #[inline]
     pub(crate) fn interest<S: 'static>(
         self,
         dispatcher: &dyn AnyDispatcher<S>,
@@ -63,11 +64,26 @@ impl Phase {
     }
 }
 
-/// What the loop keeps of an open channel between its callbacks.
+/// An open channel, as the loop's table keeps it.
+///
+/// While its callbacks run, the channel is lent to them: its dispatcher and source are
+/// taken out (and held by the running [`Dispatch`](super::dispatch::Dispatch)), so the slot
+/// shows `None` in both, and `phase` is the running copy's to change until it comes back.
 pub(crate) struct Channel<S> {
-    pub(crate) dispatcher: Box<dyn AnyDispatcher<S>>,
-    pub(crate) io: IoSource,
+    /// Generation of the slot, so that a token of a closed channel stays stale.
+    pub(crate) generation: usize,
+    pub(crate) dispatcher: Option<Box<dyn AnyDispatcher<S>>>,
+    pub(crate) io: Option<IoSource>,
     pub(crate) phase: Phase,
     /// The interest the selector has for it now.
     pub(crate) registered: Interest,
+    /// Queued for an interest refresh (`Core::mark_dirty`).
+    pub(crate) dirty: bool,
+}
+
+impl<S> Channel<S> {
+    /// Whether the channel is in its slot (not lent to its running callbacks).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.dispatcher.is_some()
+    }
 }

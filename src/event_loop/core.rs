@@ -2,9 +2,9 @@
 //! them together. Every field is private to this module, so these hold wherever the core
 //! is reached from:
 //!
-//! - A channel is open exactly while its slot holds a [`Channel`] or is lent to its running
-//!   callbacks; its source is registered in the selector for exactly that long, under its
-//!   token's key. Closing unregisters the source before dropping (closing) it.
+//! - A channel is open exactly while its slot in the table is occupied (idle, or lent to its
+//!   running callbacks); its source is registered in the selector for exactly that long,
+//!   under its token's key. Closing unregisters the source before dropping (closing) it.
 //! - The selector's interest for an idle channel is `registered`, which is what
 //!   [`Phase::interest`] answered the last time the channel could have changed: after its
 //!   callbacks ran, or, for a channel marked dirty, at the next [`Core::refresh_interest`].
@@ -34,18 +34,9 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 /// How long a listener rests after the process ran out of descriptors.
 pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// One slot of the channel table.
-struct Slot<S> {
-    generation: usize,
-    /// `None` while the channel is lent to its running callbacks.
-    channel: Option<Channel<S>>,
-    /// Queued in `Core::dirty`.
-    dirty: bool,
-}
-
 pub(crate) struct Core<S> {
     selector: DefaultSelector,
-    channels: Slab<Slot<S>>,
+    channels: Slab<Channel<S>>,
     timers: Timers,
     state: S,
     /// Idle channels whose `readable()`/`writable()` may have changed behind the loop's back
@@ -183,7 +174,7 @@ impl<S: 'static> Core<S> {
     pub(crate) fn tokens(&self) -> Vec<Token> {
         self.channels
             .iter()
-            .map(|(slot, entry)| Token::new(slot, entry.generation))
+            .map(|(slot, channel)| Token::new(slot, channel.generation))
             .collect()
     }
 
@@ -214,14 +205,12 @@ impl<S: 'static> Core<S> {
         // SAFETY: the channel owns the source, and every path that drops it unregisters it
         // first (`close`, `release`, `give_back`), so it stays open while registered.
         unsafe { self.selector.register(io.raw(), token.to_key(), interest)? };
-        vacant.insert(Slot {
+        vacant.insert(Channel {
             generation: token.generation,
-            channel: Some(Channel {
-                dispatcher,
-                io,
-                phase,
-                registered: interest,
-            }),
+            dispatcher: Some(dispatcher),
+            io: Some(io),
+            phase,
+            registered: interest,
             dirty: false,
         });
         Ok(token)
@@ -243,26 +232,27 @@ impl<S: 'static> Core<S> {
         self.spawn(socket.into(), dispatcher, true)
     }
 
-    /// The slot of the channel `token` names, if it is open.
-    fn slot_mut(&mut self, token: Token) -> Option<&mut Slot<S>> {
+    /// The channel `token` names, if it is open (idle or lent).
+    fn channel_mut(&mut self, token: Token) -> Option<&mut Channel<S>> {
         self.channels
             .get_mut(token.slot)
-            .filter(|slot| slot.generation == token.generation)
+            .filter(|channel| channel.generation == token.generation)
     }
 
     /// Closes an idle channel: unregisters its source, then drops the source (closing it)
     /// and the dispatcher. Returns whether it was open and idle (the running channel is
     /// closed through its [`Running`] instead).
     pub(crate) fn close(&mut self, token: Token) -> bool {
-        if self
-            .slot_mut(token)
-            .is_none_or(|slot| slot.channel.is_none())
+        if !self
+            .channel_mut(token)
+            .is_some_and(|channel| channel.is_idle())
         {
             return false;
         }
-        let slot = self.channels.remove(token.slot);
-        let channel = slot.channel.expect("checked above");
-        self.release(token, channel.io);
+        let channel = self.channels.remove(token.slot);
+        if let Some(io) = channel.io {
+            self.release(token, io);
+        }
         true
     }
 
@@ -277,104 +267,104 @@ impl<S: 'static> Core<S> {
     /// An idle channel's dispatcher downcast to `D`; the channel is marked dirty.
     pub(crate) fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
         self.mark_dirty(token);
-        let channel = self.slot_mut(token)?.channel.as_mut()?;
-        let any: &mut dyn Any = channel.dispatcher.as_any_mut();
+        let dispatcher = self.channel_mut(token)?.dispatcher.as_mut()?;
+        let any: &mut dyn Any = dispatcher.as_any_mut();
         any.downcast_mut::<D>()
     }
 
     /// Queues an idle channel for [`Core::refresh_interest`], once.
     pub(crate) fn mark_dirty(&mut self, token: Token) {
-        let Some(slot) = self.channels.get_mut(token.slot) else {
+        let Some(channel) = self.channels.get_mut(token.slot) else {
             return;
         };
-        if slot.generation == token.generation && slot.channel.is_some() && !slot.dirty {
-            slot.dirty = true;
+        if channel.generation == token.generation && channel.is_idle() && !channel.dirty {
+            channel.dirty = true;
             self.dirty.push(token);
         }
     }
 
     /// Asks `readable()`/`writable()` of every dirty channel and tells the selector of the
     /// answers that changed.
+    #[inline]
     pub(crate) fn refresh_interest(&mut self) {
+        if !self.dirty.is_empty() {
+            self.refresh_dirty();
+        }
+    }
+
+    #[cold]
+    fn refresh_dirty(&mut self) {
         while let Some(token) = self.dirty.pop() {
-            let Some(slot) = self.slot_mut(token) else {
+            let Some(channel) = self.channel_mut(token) else {
                 continue;
             };
-            slot.dirty = false;
-            let Some(channel) = slot.channel.take() else {
-                continue; // running: it is asked when it returns
-            };
-            if let Some(channel) = self.update_interest(token, channel) {
-                if let Some(slot) = self.slot_mut(token) {
-                    slot.channel = Some(channel);
-                }
+            channel.dirty = false;
+            if channel.is_idle() {
+                self.update_interest(token); // a running one is asked when it returns
             }
         }
     }
 
-    /// Brings the selector's interest for `channel` up to date; `None` (the channel closed
-    /// and its slot freed) if the dispatcher panicked answering or the selector refused.
-    fn update_interest(&mut self, token: Token, mut channel: Channel<S>) -> Option<Channel<S>> {
-        let Some(interest) = channel.phase.interest(&*channel.dispatcher) else {
-            log::error!(target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
-            self.channels.remove(token.slot);
-            self.release(token, channel.io);
-            return None;
+    /// Brings the selector's interest for the idle channel in `token`'s slot up to date.
+    /// The channel is closed (its slot freed) if the dispatcher panicked answering or the
+    /// selector refused the change.
+    #[inline]
+    fn update_interest(&mut self, token: Token) {
+        let channel = &mut self.channels[token.slot];
+        let (Some(dispatcher), Some(io)) = (&channel.dispatcher, &channel.io) else {
+            return;
         };
-        if interest != channel.registered {
-            self.modify_calls += 1;
-            if let Err(e) = self
-                .selector
-                .modify(channel.io.raw(), token.to_key(), interest)
-            {
-                log::error!(target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
-                // The selector dropped the registration already: close without it.
-                self.channels.remove(token.slot);
-                return None;
-            }
-            channel.registered = interest;
+        let Some(interest) = channel.phase.interest(&**dispatcher) else {
+            log::error!(target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
+            self.close(token);
+            return;
+        };
+        if interest == channel.registered {
+            return;
         }
-        Some(channel)
+        self.modify_calls += 1;
+        if let Err(e) = self.selector.modify(io.raw(), token.to_key(), interest) {
+            log::error!(target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
+            // The selector dropped the registration already: close without it.
+            self.channels.remove(token.slot);
+            return;
+        }
+        channel.registered = interest;
     }
 
-    /// Takes an idle channel out of its slot for its callbacks.
+    /// Lends an idle channel to its callbacks: its dispatcher and source leave the slot.
+    #[inline]
     pub(crate) fn lend(&mut self, token: Token) -> Option<(Box<dyn AnyDispatcher<S>>, Running)> {
-        let channel = self.slot_mut(token)?.channel.take()?;
-        let Channel {
-            dispatcher,
-            io,
-            phase,
-            registered,
-        } = channel;
-        Some((dispatcher, Running::new(token, io, phase, registered)))
+        let channel = self.channel_mut(token)?;
+        let dispatcher = channel.dispatcher.take()?;
+        let running = Running::new(token, channel.io.take(), channel.phase);
+        Some((dispatcher, running))
     }
 
     /// Returns a lent channel after its callbacks: frees its slot if they closed it,
-    /// otherwise brings its interest up to date and puts it back.
+    /// otherwise puts it back and brings its interest up to date.
+    #[inline]
     pub(crate) fn give_back(&mut self, running: Running, dispatcher: Box<dyn AnyDispatcher<S>>) {
-        let (token, io, phase, registered) = running.into_parts();
+        let Running {
+            token, io, phase, ..
+        } = running;
         let Some(io) = io else {
             self.channels.remove(token.slot);
             return; // the dispatcher is dropped here
         };
-        let channel = Channel {
-            dispatcher,
-            io,
-            phase,
-            registered,
-        };
-        if let Some(channel) = self.update_interest(token, channel) {
-            let slot = &mut self.channels[token.slot];
-            slot.channel = Some(channel);
-        }
+        let channel = &mut self.channels[token.slot];
+        channel.phase = phase;
+        channel.io = Some(io);
+        channel.dispatcher = Some(dispatcher);
+        self.update_interest(token);
     }
 
     /// Lets a listener paused after `EMFILE` accept again.
     pub(crate) fn resume_accepting(&mut self, token: Token) {
-        let Some(channel) = self.slot_mut(token).and_then(|slot| slot.channel.as_mut()) else {
+        let Some(channel) = self.channel_mut(token) else {
             return;
         };
-        if channel.phase == Phase::Paused {
+        if channel.is_idle() && channel.phase == Phase::Paused {
             channel.phase = Phase::Listening;
             self.mark_dirty(token);
         }

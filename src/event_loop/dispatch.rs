@@ -30,7 +30,7 @@ use super::io_source::IoSource;
 use super::os_errors::{is_disconnect, panic_message};
 use super::timers::TimerId;
 use super::token::Token;
-use crate::selector::{Event, Interest};
+use crate::selector::Event;
 
 /// The channel whose callbacks run now, taken out of the loop's table for the duration.
 /// Its [`Context`] reaches it directly, and records here what the callbacks ask for.
@@ -40,25 +40,19 @@ pub(crate) struct Running {
     /// `None` once closed: the source was unregistered and dropped at the `close` call.
     pub(crate) io: Option<IoSource>,
     pub(crate) phase: Phase,
-    registered: Interest,
     /// End of file or a disconnection was seen: `handle_close` is due when the current
     /// handler returns.
     pub(crate) disconnected: bool,
 }
 
 impl Running {
-    pub(crate) fn new(token: Token, io: IoSource, phase: Phase, registered: Interest) -> Running {
+    pub(crate) fn new(token: Token, io: Option<IoSource>, phase: Phase) -> Running {
         Running {
             token,
-            io: Some(io),
+            io,
             phase,
-            registered,
             disconnected: false,
         }
-    }
-
-    pub(crate) fn into_parts(self) -> (Token, Option<IoSource>, Phase, Interest) {
-        (self.token, self.io, self.phase, self.registered)
     }
 
     /// Closes the running channel now (idempotent): its source is unregistered and closed,

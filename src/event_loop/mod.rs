@@ -1,24 +1,8 @@
 //! The event-loop layer: Python's `asyncore`, as an [`EventLoop`] that owns channels
 //! (a socket and a [`Dispatcher`]) and calls their handlers when the socket is ready.
 //!
-//! # How an iteration runs
-//!
-//! 1. The loop waits in the selector, at most until the next timer (or the timeout given).
-//! 2. For each ready channel it takes the dispatcher out of its slot and calls, in order:
-//!    `handle_connect` (once, when a connect completes), `handle_accept` or `handle_read`,
-//!    `handle_expt`, `handle_write` — stopping as soon as the channel is closed — then
-//!    `handle_close` once if end of file or a disconnection was seen.
-//! 3. Due timers fire (`handle_timer`), then closures sent with
-//!    [`LoopHandle::call_soon_threadsafe`] run.
-//! 4. `readable()`/`writable()` are asked of the channels that can have changed (those that
-//!    ran, were reached with `get_mut`, spawned or woken) and the selector is told only
-//!    of changed answers. An iteration costs O(ready + changed), not O(channels) as in
-//!    asyncore.
-//!
-//! # Portability
-//!
-//! The loop runs on every [`selector`](crate::selector) backend with the same behaviour.
-//! Out-of-band data (`handle_expt`) is reported by epoll, poll and select on Unix only.
+//! The dispatch of one event, timer or job is in `dispatch.rs`; the channel table and its
+//! invariants in `core.rs`; what a callback can do in `context.rs`.
 
 mod channel;
 mod context;
@@ -55,6 +39,26 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 ///
 /// The loop owns every socket it polls and unregisters it before closing it; dropping the
 /// loop closes every channel.
+///
+/// # How an iteration runs
+///
+/// 1. The loop waits in the selector, at most until the next timer (or the timeout given).
+/// 2. For each ready channel it lends the channel to its callbacks and calls, in order:
+///    `handle_connect` (once, when a connect completes), `handle_accept` or `handle_read`,
+///    `handle_expt`, `handle_write` — stopping as soon as the channel is closed. A handler
+///    that saw end of file or a disconnection is followed by `handle_close` (once per
+///    channel). When the channel's callbacks are done, its `readable()`/`writable()` are
+///    asked and the selector is told only of a changed answer.
+/// 3. Due timers fire (`handle_timer`), then closures sent with
+///    [`LoopHandle::call_soon_threadsafe`] run.
+/// 4. Channels reached with [`Context::get_mut`] or [`Context::wake`] are asked
+///    `readable()`/`writable()` again. An iteration costs O(ready + changed), not
+///    O(channels) as in asyncore.
+///
+/// # Portability
+///
+/// The loop runs on every [`selector`](crate::selector) backend with the same behaviour.
+/// Out-of-band data (`handle_expt`) is reported by epoll, poll and select on Unix only.
 ///
 /// # Examples
 ///

@@ -94,6 +94,10 @@ impl Timers {
 
     /// The earliest live deadline.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        if self.live.is_empty() {
+            self.heap.clear(); // only tombstones left, if anything
+            return None;
+        }
         while let Some(&Reverse((deadline, sequence, slot))) = self.heap.peek() {
             if self
                 .live
