@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 export CARGO_PROFILE_BENCH_DEBUG=true
 bench=$(cargo bench --bench echo --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$bench" ] || { echo "callgrind_echo: could not build benches/echo.rs" >&2; exit 1; }
+[ -x "$bench" ] || { echo "callgrind_echo: could not build benches/echo/" >&2; exit 1; }
 out=${OUT_DIR:-target/callgrind}
 mkdir -p "$out"
 

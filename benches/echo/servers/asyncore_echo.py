@@ -1,6 +1,6 @@
 """Python's asyncore echo server: the peer that ioloop's users port from.
 
-Started by benches/echo.rs (peer `python-asyncore`): binds 127.0.0.1 on a free port, prints
+Started by benches/echo/ (peer `python-asyncore`): binds 127.0.0.1 on a free port, prints
 `listening on 127.0.0.1:PORT`, and serves until it is killed. Written as an asyncore user
 would, with the same rules as the bench's Rust peers: TCP_NODELAY on accepted sockets,
 reads of at most 16 KiB, unsent bytes kept and sent as the socket takes them, and no

@@ -1,47 +1,31 @@
-//! A byte-exact echo server on the asyncore layer — the seeds' `asyncore` echo server, with
-//! its bugs fixed:
-//!
-//! ```python
-//! class EchoHandler(asyncore.dispatcher_with_send):
-//!     def handle_read(self):
-//!         data = self.recv(8192)
-//!         if data:
-//!             self.send(data)
-//! class EchoServer(asyncore.dispatcher):
-//!     def __init__(self, host, port):
-//!         asyncore.dispatcher.__init__(self)
-//!         self.create_socket(socket.AF_INET, socket.SOCK_STREAM)
-//!         self.set_reuse_addr()
-//!         self.bind((host, port))
-//!         self.listen(5)
-//!     def handle_accepted(self, sock, addr):
-//!         EchoHandler(sock)
-//! asyncore.loop()
-//! ```
+//! The echo server's dispatchers: `Server` listens and gives each accepted connection an
+//! `Echo`, which sends back every byte it reads, in order.
 //!
 //! Each connection keeps what it has not yet sent back and stops reading while that is above
 //! 64 KiB, so a client that writes much and reads late loses nothing and cannot grow the
 //! server's memory. After the client's end of file the server sends what is left, then
 //! closes.
 //!
-//! Run: `cargo run --example echo_server -- --addr 127.0.0.1:7000 [--selector poll]`.
-//! Prints `listening on IP:PORT`; exits 0 on SIGINT/SIGTERM.
-
-#[path = "common/mod.rs"]
-mod common;
+//! `examples/echo_server/main.rs` runs them; `benches/echo/` includes this file with
+//! `#[path]` and measures them against other servers.
 
 use std::io;
 
-use ioloop::{Context, Dispatcher, EventLoop, net};
+use ioloop::{Context, Dispatcher};
 use socket2::{SockAddr, Socket};
 
 /// Above this many unsent bytes a connection stops reading.
 const HIGH_WATER: usize = 64 * 1024;
 /// The most read at once.
-const READ_SIZE: usize = 16 * 1024;
+pub const READ_SIZE: usize = 16 * 1024;
 
 /// The listening channel: one `Echo` per accepted connection.
-struct Server;
+#[derive(Default)]
+pub struct Server {
+    /// Set TCP_NODELAY on each accepted connection. The example does not (the default); the
+    /// bench does, as for each server it measures.
+    pub nodelay: bool,
+}
 
 impl Dispatcher for Server {
     fn handle_accepted(
@@ -50,6 +34,9 @@ impl Dispatcher for Server {
         socket: Socket,
         _addr: SockAddr,
     ) -> io::Result<()> {
+        if self.nodelay {
+            socket.set_tcp_nodelay(true)?;
+        }
         cx.spawn(socket, Echo::default())?;
         Ok(())
     }
@@ -114,29 +101,4 @@ impl Dispatcher for Echo {
         self.eof = true;
         self.flush(cx)
     }
-}
-
-fn main() {
-    env_logger_lite();
-    let args = common::parse_args("A byte-exact echo server on the asyncore layer.", &[]);
-    if let Err(e) = run(&args) {
-        eprintln!("echo_server: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn run(args: &common::Args) -> io::Result<()> {
-    let mut event_loop = EventLoop::with_kind(args.selector, ())?;
-    let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
-    let local = listener.local_addr()?;
-    event_loop.spawn(listener, Server)?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
-    common::announce(local);
-    event_loop.run()
-}
-
-/// Errors the loop logs (a handler's failure) go to stderr.
-fn env_logger_lite() {
-    common::log_to_stderr(log::LevelFilter::Warn);
 }

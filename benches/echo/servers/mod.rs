@@ -1,0 +1,78 @@
+//! The echo servers the load is run against (the peers), each on 127.0.0.1 in this process
+//! but Python's, which is a child process.
+
+mod ioloop_example;
+mod python_asyncore;
+mod raw_mio;
+mod tokio_ct;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use ioloop::selector::SelectorKind;
+
+use crate::cpu_clock::CpuClock;
+
+pub use python_asyncore::ChildGuard;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Peer {
+    Mio,
+    Tokio,
+    Ioloop(SelectorKind),
+    PythonAsyncore,
+}
+
+impl Peer {
+    pub fn name(self) -> String {
+        match self {
+            Peer::Mio => "mio".to_string(),
+            Peer::Tokio => "tokio-ct".to_string(),
+            Peer::Ioloop(kind) => format!("ioloop-{}", kind.name()),
+            Peer::PythonAsyncore => "python-asyncore".to_string(),
+        }
+    }
+
+    pub fn all() -> Vec<Peer> {
+        let mut peers = vec![Peer::Mio, Peer::Tokio];
+        peers.extend(SelectorKind::available().into_iter().map(Peer::Ioloop));
+        if python_asyncore::available() {
+            peers.push(Peer::PythonAsyncore);
+        }
+        peers
+    }
+
+    pub fn parse(name: &str) -> Option<Peer> {
+        Peer::all()
+            .into_iter()
+            .find(|peer| peer.name() == name || (name == "tokio" && *peer == Peer::Tokio))
+    }
+
+    /// Binds a listener on 127.0.0.1 and serves on a detached thread (a child process for
+    /// Python); returns the address and the server's CPU clock.
+    pub fn start(self) -> io::Result<(SocketAddr, CpuClock)> {
+        if self == Peer::PythonAsyncore {
+            return python_asyncore::start();
+        }
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let name = format!("echo-{}", self.name());
+        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                let _ = clock_tx.send(CpuClock::this_thread());
+                let served = match self {
+                    Peer::Mio => raw_mio::serve(listener),
+                    Peer::Tokio => tokio_ct::serve(listener),
+                    Peer::Ioloop(kind) => ioloop_example::serve(kind, listener),
+                    Peer::PythonAsyncore => unreachable!("a child process, started above"),
+                };
+                if let Err(e) = served {
+                    eprintln!("{name}: {e}");
+                }
+            })?;
+        let clock = clock_rx.recv().unwrap_or(CpuClock(None));
+        Ok((addr, clock))
+    }
+}
