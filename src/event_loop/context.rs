@@ -65,16 +65,12 @@ impl<'a, S: 'static> Context<'a, S> {
         self.core.state_mut()
     }
 
+    #[inline]
     fn own(&self) -> io::Result<&IoSource> {
-        self.own
-            .as_ref()
-            .and_then(|own| own.io.as_ref())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    "the channel is closed (or this context has none)",
-                )
-            })
+        match self.own.as_ref().and_then(|own| own.io.as_ref()) {
+            Some(io) => Ok(io),
+            None => Err(closed()),
+        }
     }
 
     /// Records that the connection ended: `handle_close` follows the current handler.
@@ -435,6 +431,15 @@ impl<S> fmt::Debug for Context<'_, S> {
             .field("token", &self.own.as_ref().map(|own| own.token))
             .finish_non_exhaustive()
     }
+}
+
+/// The error of I/O on a closed channel (or in a context that has none).
+#[cold]
+fn closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the channel is closed (or this context has none)",
+    )
 }
 
 /// `buf` as the `MaybeUninit` slice `socket2`'s receive calls take.

@@ -343,7 +343,7 @@ impl<S: 'static> Core<S> {
 
     /// Returns a lent channel after its callbacks: frees its slot if they closed it,
     /// otherwise puts it back and brings its interest up to date.
-    #[inline]
+    #[inline(always)] // once per event: merged into the dispatch, it saves a call frame
     pub(crate) fn give_back(&mut self, running: Running, dispatcher: Box<dyn AnyDispatcher<S>>) {
         let Running {
             token, io, phase, ..

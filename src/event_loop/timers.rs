@@ -93,11 +93,15 @@ impl Timers {
     }
 
     /// The earliest live deadline.
+    #[inline]
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        if self.live.is_empty() {
-            self.heap.clear(); // only tombstones left, if anything
-            return None;
+        if self.live.is_empty() && self.heap.is_empty() {
+            return None; // checked inline: most loops have no timer most of the time
         }
+        self.earliest_live()
+    }
+
+    fn earliest_live(&mut self) -> Option<Instant> {
         while let Some(&Reverse((deadline, sequence, slot))) = self.heap.peek() {
             if self
                 .live
