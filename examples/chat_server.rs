@@ -31,8 +31,8 @@ use std::collections::BTreeMap;
 use std::io;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Terminator};
+use ioloop::socket2::{SockAddr, Socket};
 use ioloop::{Context, Dispatcher, EventLoop, Token, net};
-use socket2::{SockAddr, Socket};
 
 /// Who is in the room: name → session.
 #[derive(Default)]

@@ -59,8 +59,8 @@ use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Terminator};
+use ioloop::socket2::{SockAddr, Socket};
 use ioloop::{Context, Dispatcher, EventLoop, net};
-use socket2::{SockAddr, Socket};
 
 /// The longest header block (request line and headers).
 const MAX_HEAD: usize = 8 * 1024;

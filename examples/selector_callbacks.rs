@@ -33,7 +33,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::Ordering;
 
 use ioloop::selector::{Interest, SelectorKey, SelectorMap};
-use socket2::{Domain, Socket, Type};
+use ioloop::socket2::{Domain, Socket, Type};
 
 /// What runs when a registration is ready (Python's `key.data`).
 type Callback = fn(&mut Sockets, SelectorKey, Interest) -> io::Result<()>;

@@ -47,8 +47,8 @@ mod common;
 use std::io;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, LengthPrefix, Terminator};
+use ioloop::socket2::{SockAddr, Socket};
 use ioloop::{Context, Dispatcher, EventLoop, net};
-use socket2::{SockAddr, Socket};
 
 /// The size of a PDU header.
 const HEADER_LEN: usize = 16;

@@ -20,7 +20,7 @@
 //! ```no_run
 //! use std::io;
 //! use ioloop::{Context, Dispatcher, EventLoop, net};
-//! use socket2::{SockAddr, Socket};
+//! use ioloop::socket2::{SockAddr, Socket};
 //!
 //! /// The listening channel (asyncore: a `dispatcher` that called `listen`).
 //! struct Server;
@@ -132,8 +132,21 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod chat;
+mod diagnostics;
 mod event_loop;
 pub mod net;
 pub mod selector;
 
 pub use event_loop::{Context, Dispatcher, EventLoop, IoSource, LoopHandle, TimerId, Token};
+/// The `socket2` crate this crate's signatures use (`Socket`, `SockAddr`, `Domain`, …):
+/// name it through this re-export, so that its version is always the one `ioloop` speaks.
+///
+/// ```
+/// use ioloop::socket2::{Domain, Socket, Type};
+///
+/// let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+/// let source = ioloop::IoSource::from(socket);
+/// # drop(source);
+/// # std::io::Result::Ok(())
+/// ```
+pub use socket2;

@@ -11,8 +11,8 @@
 
 use std::io;
 
+use ioloop::socket2::{SockAddr, Socket};
 use ioloop::{Context, Dispatcher};
-use socket2::{SockAddr, Socket};
 
 /// Above this many unsent bytes a connection stops reading.
 const HIGH_WATER: usize = 64 * 1024;

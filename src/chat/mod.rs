@@ -35,6 +35,7 @@ pub use producer::{Producer, SimpleProducer};
 pub use terminator::{ByteOrder, LengthPrefix, Terminator};
 
 use self::output::{Next, OutputQueue};
+use crate::diagnostics::report;
 use crate::{Context, Dispatcher, TimerId};
 
 /// Buffer sizes and limits of a chat channel.
@@ -226,7 +227,7 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     /// A handler failed, a message was over [`ChatConfig::max_message`] (`InvalidData`), or a
     /// handler panicked. Default: log with `log::error!` and close the channel.
     fn handle_error(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, S>, error: io::Error) {
-        log::error!(target: "ioloop::chat", "{:?}: {error}; closing the channel", cx.token());
+        report!(Error, target: "ioloop::chat", "{:?}: {error}; closing the channel", cx.token());
         cx.close();
     }
 
@@ -252,7 +253,7 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
 /// use std::io;
 /// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler, Terminator};
 /// use ioloop::{Context, Dispatcher, EventLoop, net};
-/// use socket2::{SockAddr, Socket};
+/// use ioloop::socket2::{SockAddr, Socket};
 ///
 /// struct Shout;
 ///

@@ -79,6 +79,8 @@ pub(crate) struct Channel<S> {
     pub(crate) registered: Interest,
     /// Queued for an interest refresh (`Core::mark_dirty`).
     pub(crate) dirty: bool,
+    /// A warning of [`Context::warn_once`](super::Context::warn_once) was given already.
+    pub(crate) warned: bool,
 }
 
 impl<S> Channel<S> {

@@ -17,6 +17,7 @@ use super::io_source::IoSource;
 use super::os_errors::{is_descriptor_exhaustion, is_disconnect};
 use super::timers::TimerAction;
 use super::{LoopHandle, TimerId, Token};
+use crate::diagnostics::report;
 
 /// The token of a loop-level context (a [`LoopHandle::call_soon_threadsafe`] closure), which
 /// serves no channel.
@@ -39,7 +40,7 @@ const NO_CHANNEL: Token = Token {
 /// | | `Ok(0)` after a reset or broken pipe | `handle_close` is called |
 ///
 /// Anything else is an `Err` the handler may return to reach `handle_error`.
-pub struct Context<'a, S> {
+pub struct Context<'a, S = ()> {
     core: &'a mut Core<S>,
     /// The channel whose callback this is; `None` in a loop-level context.
     own: Option<&'a mut Running>,
@@ -263,11 +264,22 @@ impl<'a, S: 'static> Context<'a, S> {
             return;
         };
         if own.phase == Phase::Listening {
-            log::warn!(target: "ioloop::event_loop", "{:?}: accept failed ({error}); pausing this listener", own.token);
+            report!(Warn, target: "ioloop::event_loop", "{:?}: accept failed ({error}); pausing this listener", own.token);
             own.phase = Phase::Paused;
             let resume = Instant::now() + ACCEPT_PAUSE;
             self.core
                 .set_timer(resume, own.token, TimerAction::ResumeAccept);
+        }
+    }
+
+    /// Warns once per channel (the first call gives the warning, later ones are silent):
+    /// for defaults that keep a channel going but should be noticed.
+    pub(crate) fn warn_once(&mut self, message: fmt::Arguments<'_>) {
+        if let Some(own) = self.own.as_deref_mut() {
+            if !own.warned {
+                own.warned = true;
+                report!(Warn, target: "ioloop::dispatcher", "{:?}: {message}", own.token);
+            }
         }
     }
 

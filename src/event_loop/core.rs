@@ -29,6 +29,7 @@ use super::io_source::IoSource;
 use super::os_errors::is_connect_in_progress;
 use super::timers::{TimerAction, TimerId, Timers};
 use super::token::Token;
+use crate::diagnostics::report;
 use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 
 /// How long a listener rests after the process ran out of descriptors.
@@ -121,12 +122,6 @@ impl<S: 'static> Core<S> {
         std::mem::take(&mut self.stop_requested) || from_handle
     }
 
-    /// Forgets a stop asked for with [`Context::stop`](super::Context::stop) in an earlier
-    /// iteration that no `run` consumed.
-    pub(crate) fn forget_stop(&mut self) {
-        self.stop_requested = false;
-    }
-
     /// Waits in the selector.
     pub(crate) fn select(
         &mut self,
@@ -199,7 +194,7 @@ impl<S: 'static> Core<S> {
         let phase = Phase::initial(&io, connecting);
         let dispatcher: Box<dyn AnyDispatcher<S>> = Box::new(dispatcher);
         let Some(interest) = phase.interest(&*dispatcher) else {
-            log::error!(target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked when spawned; closing the channel");
+            report!(Error, target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked when spawned; closing the channel");
             return Ok(token);
         };
         // SAFETY: the channel owns the source, and every path that drops it unregisters it
@@ -212,6 +207,7 @@ impl<S: 'static> Core<S> {
             phase,
             registered: interest,
             dirty: false,
+            warned: false,
         });
         Ok(token)
     }
@@ -229,7 +225,7 @@ impl<S: 'static> Core<S> {
             Err(e) if is_connect_in_progress(&e) => {}
             Err(e) => return Err(e),
         }
-        self.spawn(socket.into(), dispatcher, true)
+        self.spawn(IoSource::connection(socket), dispatcher, true)
     }
 
     /// The channel `token` names, if it is open (idle or lent).
@@ -259,7 +255,7 @@ impl<S: 'static> Core<S> {
     /// Unregisters a closed channel's source and drops it.
     pub(crate) fn release(&mut self, token: Token, io: IoSource) {
         if let Err(e) = self.selector.unregister(io.raw()) {
-            log::warn!(target: "ioloop::event_loop", "{token:?}: unregister failed: {e}");
+            report!(Warn, target: "ioloop::event_loop", "{token:?}: unregister failed: {e}");
         }
         drop(io);
     }
@@ -315,7 +311,7 @@ impl<S: 'static> Core<S> {
             return;
         };
         let Some(interest) = channel.phase.interest(&**dispatcher) else {
-            log::error!(target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
+            report!(Error, target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
             self.close(token);
             return;
         };
@@ -324,7 +320,7 @@ impl<S: 'static> Core<S> {
         }
         self.modify_calls += 1;
         if let Err(e) = self.selector.modify(io.raw(), token.to_key(), interest) {
-            log::error!(target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
+            report!(Error, target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
             // The selector dropped the registration already: close without it.
             self.channels.remove(token.slot);
             return;
@@ -337,7 +333,7 @@ impl<S: 'static> Core<S> {
     pub(crate) fn lend(&mut self, token: Token) -> Option<(Box<dyn AnyDispatcher<S>>, Running)> {
         let channel = self.channel_mut(token)?;
         let dispatcher = channel.dispatcher.take()?;
-        let running = Running::new(token, channel.io.take(), channel.phase);
+        let running = Running::new(token, channel.io.take(), channel.phase, channel.warned);
         Some((dispatcher, running))
     }
 
@@ -346,7 +342,11 @@ impl<S: 'static> Core<S> {
     #[inline(always)] // once per event: merged into the dispatch, it saves a call frame
     pub(crate) fn give_back(&mut self, running: Running, dispatcher: Box<dyn AnyDispatcher<S>>) {
         let Running {
-            token, io, phase, ..
+            token,
+            io,
+            phase,
+            warned,
+            ..
         } = running;
         let Some(io) = io else {
             self.channels.remove(token.slot);
@@ -354,6 +354,7 @@ impl<S: 'static> Core<S> {
         };
         let channel = &mut self.channels[token.slot];
         channel.phase = phase;
+        channel.warned = warned;
         channel.io = Some(io);
         channel.dispatcher = Some(dispatcher);
         self.update_interest(token);

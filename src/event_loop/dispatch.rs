@@ -30,6 +30,7 @@ use super::io_source::IoSource;
 use super::os_errors::{is_disconnect, panic_message};
 use super::timers::TimerId;
 use super::token::Token;
+use crate::diagnostics::report;
 use crate::selector::Event;
 
 /// The channel whose callbacks run now, taken out of the loop's table for the duration.
@@ -43,15 +44,18 @@ pub(crate) struct Running {
     /// End of file or a disconnection was seen: `handle_close` is due when the current
     /// handler returns.
     pub(crate) disconnected: bool,
+    /// The channel's one warning was given.
+    pub(crate) warned: bool,
 }
 
 impl Running {
-    pub(crate) fn new(token: Token, io: Option<IoSource>, phase: Phase) -> Running {
+    pub(crate) fn new(token: Token, io: Option<IoSource>, phase: Phase, warned: bool) -> Running {
         Running {
             token,
             io,
             phase,
             disconnected: false,
+            warned,
         }
     }
 
@@ -141,8 +145,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             panic::catch_unwind(AssertUnwindSafe(|| dispatcher.handle_error(&mut cx, error)))
         };
         if let Err(panic) = outcome {
-            log::error!(
-                target: "ioloop::event_loop",
+            report!(Error, target: "ioloop::event_loop",
                 "{:?}: handle_error panicked ({}); closing the channel",
                 self.own.token,
                 panic_message(&*panic)
@@ -255,6 +258,6 @@ pub(crate) fn timer<S: 'static>(core: &mut Core<S>, token: Token, timer: TimerId
 pub(crate) fn job<S: 'static>(core: &mut Core<S>, job: Job<S>) {
     let mut cx = Context::new(core, None);
     if panic::catch_unwind(AssertUnwindSafe(|| job(&mut cx))).is_err() {
-        log::error!(target: "ioloop::event_loop", "a call_soon_threadsafe closure panicked; the loop goes on");
+        report!(Error, target: "ioloop::event_loop", "a call_soon_threadsafe closure panicked; the loop goes on");
     }
 }

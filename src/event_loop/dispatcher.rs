@@ -10,6 +10,7 @@ use std::io;
 
 use socket2::{SockAddr, Socket};
 
+use crate::diagnostics::report;
 use crate::{Context, TimerId};
 
 /// A channel's behaviour: asyncore's `dispatcher` callbacks, with asyncore's defaults where
@@ -46,8 +47,19 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
 
     /// The socket has data (or end of file: [`Context::recv`] then returns `Ok(0)` and the
     /// loop calls `handle_close` after this handler returns).
+    ///
+    /// The default reads what is waiting (up to 64 KiB a call) and drops it, with a warning
+    /// the first time for the channel (asyncore: "unhandled read event"). Unread, the data
+    /// would keep the socket readable and the loop would spin; end of file still reaches
+    /// `handle_close`. A dispatcher that reads nothing should answer `false` to
+    /// [`readable`](Self::readable) instead.
     fn handle_read(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
-        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled read event", cx.token());
+        let dropped = cx.recv_scratch(64 * 1024)?.len();
+        if dropped > 0 {
+            cx.warn_once(format_args!(
+                "unhandled read event: dropped {dropped} byte(s) (implement handle_read, or answer false to readable())"
+            ));
+        }
         Ok(())
     }
 
@@ -121,8 +133,7 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// A handler returned an error (or panicked). Default: log it with `log::error!` and
     /// close the channel — only this one.
     fn handle_error(&mut self, cx: &mut Context<'_, S>, error: io::Error) {
-        log::error!(
-            target: "ioloop::dispatcher",
+        report!(Error, target: "ioloop::dispatcher",
             "{:?} (peer {}): {error}; closing the channel",
             cx.token(),
             cx.peer_addr().map_or_else(|_| "unknown".to_string(), |a| a.to_string())

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::Context;
+use crate::diagnostics::report;
 use crate::selector::Waker;
 
 /// A closure sent to the loop's thread.
@@ -45,7 +46,7 @@ impl<S> LoopHandle<S> {
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         if let Err(e) = self.shared.waker.wake() {
-            log::error!(target: "ioloop::event_loop", "could not wake the loop to stop it: {e}");
+            report!(Error, target: "ioloop::event_loop", "could not wake the loop to stop it: {e}");
         }
     }
 

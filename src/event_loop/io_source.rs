@@ -15,9 +15,11 @@ use crate::selector::{RawSource, Source};
 /// and on Unix `UnixStream`, `UnixListener`, `UnixDatagram` and any `OwnedFd` (a pipe end, a
 /// tty: the loop reads and writes it with `read(2)`/`write(2)`).
 ///
-/// Listeners are listeners by type: `TcpListener` and `UnixListener` become accepting
-/// channels; a `socket2::Socket` that is already listening should be passed through
-/// [`IoSource::listener`].
+/// Listeners become accepting channels (their read events go to `handle_accept`):
+/// `TcpListener` and `UnixListener` by type, and a `socket2::Socket` made to listen by hand
+/// (asyncore's `create_socket(); bind(); listen()`) by asking the OS (`SO_ACCEPTCONN`).
+/// macOS and iOS do not answer that question: there, pass such a socket through
+/// [`IoSource::listener`] (or convert it to a `TcpListener` first).
 ///
 /// The loop sets every source non-blocking when it is spawned.
 pub struct IoSource {
@@ -37,6 +39,14 @@ impl IoSource {
         IoSource {
             inner: Inner::Socket(socket),
             listening: true,
+        }
+    }
+
+    /// A socket known not to listen (no question to the OS).
+    pub(crate) fn connection(socket: Socket) -> IoSource {
+        IoSource {
+            inner: Inner::Socket(socket),
+            listening: false,
         }
     }
 
@@ -148,12 +158,61 @@ impl fmt::Debug for IoSource {
 }
 
 impl From<Socket> for IoSource {
+    /// A socket of any kind; a listening one (see [`IoSource`]) becomes an accepting
+    /// channel.
     fn from(socket: Socket) -> IoSource {
         IoSource {
+            listening: is_listening(&socket),
             inner: Inner::Socket(socket),
-            listening: false,
         }
     }
+}
+
+/// Whether the OS says `socket` is listening (`SO_ACCEPTCONN`); `false` where it cannot say
+/// (Apple's systems declare the option but do not implement it).
+#[cfg(all(
+    unix,
+    not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "tvos",
+        target_os = "watchos",
+        target_os = "visionos"
+    ))
+))]
+fn is_listening(socket: &Socket) -> bool {
+    rustix::net::sockopt::socket_acceptconn(socket).unwrap_or(false)
+}
+
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "tvos",
+    target_os = "watchos",
+    target_os = "visionos"
+))]
+fn is_listening(_: &Socket) -> bool {
+    false
+}
+
+#[cfg(windows)]
+fn is_listening(socket: &Socket) -> bool {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{SO_ACCEPTCONN, SOL_SOCKET, getsockopt};
+    let mut value: u32 = 0;
+    let mut len = std::mem::size_of::<u32>() as i32;
+    // SAFETY: the socket is open (borrowed for the call); `value` and `len` are valid for
+    // writes of the size `len` states, which is what getsockopt writes at most.
+    let status = unsafe {
+        getsockopt(
+            socket.as_raw_socket() as _,
+            SOL_SOCKET,
+            SO_ACCEPTCONN,
+            (&mut value as *mut u32).cast(),
+            &mut len,
+        )
+    };
+    status == 0 && value != 0
 }
 
 impl From<TcpListener> for IoSource {
@@ -164,20 +223,20 @@ impl From<TcpListener> for IoSource {
 
 impl From<TcpStream> for IoSource {
     fn from(stream: TcpStream) -> IoSource {
-        IoSource::from(Socket::from(stream))
+        IoSource::connection(Socket::from(stream))
     }
 }
 
 impl From<UdpSocket> for IoSource {
     fn from(socket: UdpSocket) -> IoSource {
-        IoSource::from(Socket::from(socket))
+        IoSource::connection(Socket::from(socket))
     }
 }
 
 #[cfg(unix)]
 impl From<std::os::unix::net::UnixStream> for IoSource {
     fn from(stream: std::os::unix::net::UnixStream) -> IoSource {
-        IoSource::from(Socket::from(std::os::fd::OwnedFd::from(stream)))
+        IoSource::connection(Socket::from(std::os::fd::OwnedFd::from(stream)))
     }
 }
 
@@ -191,7 +250,7 @@ impl From<std::os::unix::net::UnixListener> for IoSource {
 #[cfg(unix)]
 impl From<std::os::unix::net::UnixDatagram> for IoSource {
     fn from(socket: std::os::unix::net::UnixDatagram) -> IoSource {
-        IoSource::from(Socket::from(std::os::fd::OwnedFd::from(socket)))
+        IoSource::connection(Socket::from(std::os::fd::OwnedFd::from(socket)))
     }
 }
 

@@ -68,7 +68,7 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 /// use std::io;
 /// use std::net::TcpListener;
 /// use ioloop::{Context, Dispatcher, EventLoop};
-/// use socket2::{SockAddr, Socket};
+/// use ioloop::socket2::{SockAddr, Socket};
 ///
 /// struct Server;
 ///
@@ -243,15 +243,19 @@ impl<S: 'static> EventLoop<S> {
     }
 
     /// Runs until no channel is left or [`Context::stop`] / [`LoopHandle::stop`] is called
-    /// (asyncore's `loop()`).
+    /// (asyncore's `loop()`). A stop asked for before the call makes it return at once.
     ///
     /// # Errors
     ///
     /// Only a failure of the selector itself; handler errors go to `handle_error`.
     pub fn run(&mut self) -> io::Result<()> {
-        // The stop request is consumed first, so none is left over for a later run.
-        while !self.take_stop() && !self.is_empty() {
-            self.run_once(None)?;
+        if self.core.take_stop() {
+            return Ok(());
+        }
+        while !self.is_empty() {
+            if self.run_once(None)? {
+                break;
+            }
         }
         Ok(())
     }
@@ -263,9 +267,10 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself.
     pub fn run_until_stopped(&mut self) -> io::Result<()> {
-        while !self.take_stop() {
-            self.run_once(None)?;
+        if self.core.take_stop() {
+            return Ok(());
         }
+        while !self.run_once(None)? {}
         Ok(())
     }
 
@@ -276,29 +281,42 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself.
     pub fn run_count(&mut self, count: usize, timeout: Option<Duration>) -> io::Result<()> {
+        if self.core.take_stop() {
+            return Ok(());
+        }
         for _ in 0..count {
-            if self.take_stop() || self.is_empty() {
+            if self.is_empty() || self.run_once(timeout)? {
                 break;
             }
-            self.run_once(timeout)?;
         }
         Ok(())
-    }
-
-    fn take_stop(&mut self) -> bool {
-        self.core.take_stop()
     }
 
     /// One iteration: wait at most `timeout` (`None`: until something happens; the next
     /// timer shortens the wait), then dispatch events, timers and cross-thread closures.
     ///
+    /// Returns whether a stop was asked for ([`Context::stop`] or [`LoopHandle::stop`],
+    /// during this iteration or since the last one); the request is consumed. A program that
+    /// drives the loop by hand stops on it as `run` does:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.handle().stop(); // from another thread, in a real program
+    /// let mut iterations = 0;
+    /// while !event_loop.run_once(Some(Duration::from_millis(100)))? {
+    ///     iterations += 1; // the program's own work between iterations
+    /// }
+    /// assert_eq!(iterations, 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Only a failure of the selector itself.
-    pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        // A stop asked for in an earlier iteration was for `run`, which has taken it by now;
-        // a loop driven by hand must not carry it over.
-        self.core.forget_stop();
+    pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         self.core.refresh_interest();
         let wait = self.wait_time(timeout);
         self.core.select(&mut self.events, wait)?;
@@ -308,7 +326,7 @@ impl<S: 'static> EventLoop<S> {
         self.fire_timers();
         self.run_jobs();
         self.core.refresh_interest();
-        Ok(())
+        Ok(self.core.take_stop())
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
