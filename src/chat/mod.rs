@@ -132,6 +132,12 @@ impl ChatChannel {
         }
     }
 
+    /// Asks a producer that answered "nothing yet" (an empty piece) again: call it when its
+    /// data is ready (the channel is not watched for writability meanwhile).
+    pub fn resume_output(&mut self) {
+        self.output.resume();
+    }
+
     /// Closes the channel once everything queued so far is sent. The channel stops reading.
     pub fn close_when_done(&mut self) {
         self.output.close_when_done();
@@ -410,7 +416,7 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     }
 
     fn writable(&self) -> bool {
-        !self.channel.output.is_empty()
+        self.channel.output.wants_to_send()
     }
 
     fn handle_read(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {

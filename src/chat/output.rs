@@ -29,6 +29,9 @@ pub(crate) struct OutputQueue {
     /// Bytes pushed and not yet sent (producers' output counts once produced).
     queued: usize,
     close_requested: bool,
+    /// The producer in front answered "nothing yet" (an empty piece): it is not asked
+    /// again until more output is queued or [`OutputQueue::resume`] is called.
+    stalled: bool,
 }
 
 impl OutputQueue {
@@ -38,13 +41,27 @@ impl OutputQueue {
         }
         self.queued += data.len();
         self.items.push_back(Item::Bytes { data, sent: 0 });
+        self.stalled = false;
     }
 
     pub(crate) fn push_producer(&mut self, producer: Box<dyn Producer>) {
         self.items.push_back(Item::Producer(producer));
+        self.stalled = false;
+    }
+
+    /// Asks a stalled producer again at the next chance to send.
+    pub(crate) fn resume(&mut self) {
+        self.stalled = false;
+    }
+
+    /// Whether there is output the channel can try to send now (a stalled producer in
+    /// front waits for [`resume`](Self::resume) or more output).
+    pub(crate) fn wants_to_send(&self) -> bool {
+        !self.items.is_empty() && !self.stalled
     }
 
     pub(crate) fn close_when_done(&mut self) {
+        self.stalled = false;
         if !self.close_requested {
             self.close_requested = true;
             self.items.push_back(Item::Close);
@@ -60,13 +77,10 @@ impl OutputQueue {
     pub(crate) fn discard(&mut self) {
         self.items.clear();
         self.queued = 0;
+        self.stalled = false;
         if self.close_requested {
             self.items.push_back(Item::Close);
         }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 
     /// Bytes waiting to be sent.
@@ -75,7 +89,11 @@ impl OutputQueue {
     }
 
     /// The next thing to do, asking producers for more as needed; at most `chunk` bytes.
+    /// A producer that answers with an empty piece stalls the queue ([`Next::Idle`]).
     pub(crate) fn next(&mut self, chunk: usize) -> Next<'_> {
+        if self.stalled {
+            return Next::Idle;
+        }
         loop {
             let Some(front) = self.items.front_mut() else {
                 return Next::Idle;
@@ -87,7 +105,11 @@ impl OutputQueue {
                 }
                 Item::Close => return Next::Close,
                 Item::Producer(producer) => match producer.more() {
-                    Some(piece) if piece.is_empty() => {}
+                    Some(piece) if piece.is_empty() => {
+                        // "Nothing yet": asking again at once would spin.
+                        self.stalled = true;
+                        return Next::Idle;
+                    }
                     Some(piece) => {
                         self.queued += piece.len();
                         self.items.push_front(Item::Bytes {
@@ -128,6 +150,7 @@ impl fmt::Debug for OutputQueue {
             .field("items", &self.items.len())
             .field("queued", &self.queued)
             .field("close_requested", &self.close_requested)
+            .field("stalled", &self.stalled)
             .finish()
     }
 }

@@ -8,7 +8,31 @@ use std::fmt;
 /// Something that makes output a piece at a time, asked only when the channel can send:
 /// asynchat's producer protocol (`more()` returning `b''` when done).
 ///
-/// `more` returns `None` when exhausted; an empty `Some` is skipped.
+/// `more` returns `None` when exhausted. An empty `Some` means "nothing yet": the channel
+/// stops asking (and stops watching for writability) until more output is pushed or
+/// [`ChatChannel::resume_output`](super::ChatChannel::resume_output) is called — from a
+/// timer, or through [`Context::get_mut`](crate::Context::get_mut) when the data is ready:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use ioloop::chat::Producer;
+///
+/// /// Sends lines as another part of the program makes them.
+/// struct Feed(Rc<RefCell<Vec<Vec<u8>>>>);
+///
+/// impl Producer for Feed {
+///     fn more(&mut self) -> Option<Vec<u8>> {
+///         let mut lines = self.0.borrow_mut();
+///         if lines.is_empty() {
+///             Some(Vec::new()) // not now: ask again after resume_output()
+///         } else {
+///             Some(lines.remove(0))
+///         }
+///     }
+/// }
+/// # let _ = Feed(Rc::default());
+/// ```
 pub trait Producer: 'static {
     /// The next piece, or `None` when there is no more.
     fn more(&mut self) -> Option<Vec<u8>>;
