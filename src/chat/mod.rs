@@ -214,6 +214,16 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
         message.extend_from_slice(data);
     }
 
+    /// The channel joined the loop (see [`Dispatcher::handle_opened`]): greet the peer, arm
+    /// a timer. What is pushed here is sent at once.
+    fn handle_opened(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, S>,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+
     /// A connection started with [`Context::connect`] is up.
     fn handle_connect(
         &mut self,
@@ -438,6 +448,14 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     }
 
     fn handle_write(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        self.initiate_send(cx)
+    }
+
+    fn handle_opened(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        self.handler.handle_opened(&mut self.channel, cx)?;
+        if cx.is_connecting() {
+            return Ok(()); // sent once the connection is up
+        }
         self.initiate_send(cx)
     }
 

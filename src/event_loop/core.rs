@@ -13,6 +13,7 @@
 //!   token stays valid and its slot is not reused.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub(crate) struct Core<S> {
     channels: Slab<Channel<S>>,
     timers: Timers,
     state: S,
+    /// New channels whose `handle_opened` is due.
+    opening: VecDeque<Token>,
     /// Idle channels whose `readable()`/`writable()` may have changed behind the loop's back
     /// (reached with `get_mut`, or woken).
     dirty: Vec<Token>,
@@ -61,6 +64,7 @@ impl<S: 'static> Core<S> {
             channels: Slab::new(),
             timers: Timers::default(),
             state,
+            opening: VecDeque::new(),
             dirty: Vec::new(),
             stop_requested: false,
             shared,
@@ -209,6 +213,7 @@ impl<S: 'static> Core<S> {
             dirty: false,
             warned: false,
         });
+        self.opening.push_back(token);
         Ok(token)
     }
 
@@ -277,6 +282,15 @@ impl<S: 'static> Core<S> {
             channel.dirty = true;
             self.dirty.push(token);
         }
+    }
+
+    /// The next new channel whose `handle_opened` is due, oldest first.
+    #[inline]
+    pub(crate) fn next_opening(&mut self) -> Option<Token> {
+        if self.opening.is_empty() {
+            return None; // checked inline: the usual answer
+        }
+        self.opening.pop_front()
     }
 
     /// Asks `readable()`/`writable()` of every dirty channel and tells the selector of the

@@ -244,6 +244,14 @@ pub(crate) fn event<S: 'static>(core: &mut Core<S>, event: Event) {
     turn.end();
 }
 
+/// A channel that joined the loop: its `handle_opened`.
+pub(crate) fn opened<S: 'static>(core: &mut Core<S>, token: Token) {
+    if let Some(mut turn) = Dispatch::begin(core, token) {
+        turn.call("handle_opened", |d, cx| d.handle_opened(cx));
+        turn.end();
+    }
+}
+
 /// One due timer of `token`'s channel: its `handle_timer`. A timer of a closed channel is
 /// dropped.
 pub(crate) fn timer<S: 'static>(core: &mut Core<S>, token: Token, timer: TimerId) {

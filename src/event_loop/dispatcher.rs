@@ -35,6 +35,31 @@ use crate::{Context, TimerId};
 ///   atomic) must call `wake` when that state changes.
 #[allow(unused_variables)] // the defaults ignore most arguments
 pub trait Dispatcher<S: 'static = ()>: 'static {
+    /// The channel joined the loop: called once, before any other callback of the channel
+    /// (before `handle_connect` for a [`connect`](Context::connect)), when the callback that
+    /// spawned it has returned (or, for a channel spawned outside the loop, at the start of
+    /// the next iteration). The place to greet a peer or arm timers. Default: nothing.
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher};
+    ///
+    /// struct Greeter;
+    ///
+    /// impl Dispatcher for Greeter {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"220 ready\r\n")?; // a new socket has room for a greeting
+    ///         cx.call_later(Duration::from_secs(300)); // an idle limit
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Greeter;
+    /// ```
+    fn handle_opened(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Whether the loop should watch for readability. Default: `true`.
     fn readable(&self) -> bool {
         true

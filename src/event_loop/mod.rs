@@ -317,6 +317,7 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        self.open_new_channels();
         self.core.refresh_interest();
         let wait = self.wait_time(timeout);
         self.core.select(&mut self.events, wait)?;
@@ -325,8 +326,17 @@ impl<S: 'static> EventLoop<S> {
         }
         self.fire_timers();
         self.run_jobs();
+        self.open_new_channels();
         self.core.refresh_interest();
         Ok(self.core.take_stop())
+    }
+
+    /// `handle_opened` of the channels spawned since the last call (and of those they
+    /// spawn in turn).
+    fn open_new_channels(&mut self) {
+        while let Some(token) = self.core.next_opening() {
+            dispatch::opened(&mut self.core, token);
+        }
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
