@@ -216,11 +216,7 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
 
     /// The channel joined the loop (see [`Dispatcher::handle_opened`]): greet the peer, arm
     /// a timer. What is pushed here is sent at once.
-    fn handle_opened(
-        &mut self,
-        chat: &mut ChatChannel,
-        cx: &mut Context<'_, S>,
-    ) -> io::Result<()> {
+    fn handle_opened(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, S>) -> io::Result<()> {
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::{SockAddr, Socket};
 
@@ -266,9 +266,8 @@ impl<'a, S: 'static> Context<'a, S> {
         if own.phase == Phase::Listening {
             report!(Warn, target: "ioloop::event_loop", "{:?}: accept failed ({error}); pausing this listener", own.token);
             own.phase = Phase::Paused;
-            let resume = Instant::now() + ACCEPT_PAUSE;
             self.core
-                .set_timer(resume, own.token, TimerAction::ResumeAccept);
+                .set_timer(ACCEPT_PAUSE, own.token, None, TimerAction::ResumeAccept);
         }
     }
 
@@ -400,7 +399,43 @@ impl<'a, S: 'static> Context<'a, S> {
         self.core.mark_dirty(token);
     }
 
-    /// Calls this channel's `handle_timer` once `delay` has passed (never earlier).
+    /// Calls this channel's `handle_timer` once `delay` has passed (never earlier). With
+    /// [`reschedule`](Self::reschedule), the idle-timer pattern:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, TimerId};
+    ///
+    /// const IDLE: Duration = Duration::from_secs(30);
+    ///
+    /// /// Closes a connection that stays quiet for 30 s.
+    /// #[derive(Default)]
+    /// struct Session {
+    ///     idle: Option<TimerId>,
+    /// }
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         self.idle = Some(cx.call_later(IDLE));
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.recv(&mut [0; 1024])?;
+    ///         if let Some(idle) = self.idle {
+    ///             cx.reschedule(idle, IDLE); // heard from the peer: 30 s from now
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_timer(&mut self, cx: &mut Context<'_>, _: TimerId) -> io::Result<()> {
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Session::default();
+    /// ```
     pub fn call_later(&mut self, delay: Duration) -> TimerId {
         let token = self.token();
         self.call_later_for(token, delay)
@@ -409,11 +444,116 @@ impl<'a, S: 'static> Context<'a, S> {
     /// Calls `token`'s `handle_timer` once `delay` has passed. A timer of a channel closed
     /// meanwhile is dropped.
     pub fn call_later_for(&mut self, token: Token, delay: Duration) -> TimerId {
-        let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
-        self.core.set_timer(deadline, token, TimerAction::Dispatch)
+        self.core
+            .set_timer(delay, token, None, TimerAction::Dispatch)
     }
 
-    /// Cancels a timer; `false` if it already fired or was cancelled.
+    /// Calls this channel's `handle_timer` every `interval` (at least 1 ms), the first time
+    /// one interval from now, until [`cancel`](Self::cancel)led or the channel closes. A
+    /// loop that falls behind gets one call, not a burst of catch-up calls.
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, TimerId};
+    ///
+    /// /// Sends a keep-alive line every 10 s.
+    /// struct KeepAlive;
+    ///
+    /// impl Dispatcher for KeepAlive {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.call_every(Duration::from_secs(10));
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_timer(&mut self, cx: &mut Context<'_>, _: TimerId) -> io::Result<()> {
+    ///         cx.send(b"PING\r\n")?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = KeepAlive;
+    /// ```
+    pub fn call_every(&mut self, interval: Duration) -> TimerId {
+        let token = self.token();
+        self.core
+            .set_timer(interval, token, Some(interval), TimerAction::Dispatch)
+    }
+
+    /// Runs `job` once `delay` has passed, with a loop-level `Context` (no channel of its
+    /// own: it reaches channels with [`get_mut`](Self::get_mut), spawns, stops the loop).
+    /// A timer that belongs to the loop rather than to a channel.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// handle.call_soon_threadsafe(|cx| {
+    ///     cx.schedule(Duration::from_millis(10), |cx| cx.stop());
+    /// })?;
+    /// event_loop.run_until_stopped()?; // returns once the timer ran
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn schedule(
+        &mut self,
+        delay: Duration,
+        job: impl for<'b, 'c> FnOnce(&'b mut Context<'c, S>) + 'static,
+    ) -> TimerId {
+        let mut job = Some(job);
+        let call = move |cx: &mut Context<'_, S>| {
+            if let Some(job) = job.take() {
+                job(cx);
+            }
+        };
+        self.core.set_timer(
+            delay,
+            NO_CHANNEL,
+            None,
+            TimerAction::Call(Some(Box::new(call))),
+        )
+    }
+
+    /// Runs `job` every `interval` (at least 1 ms), the first time one interval from now,
+    /// until [`cancel`](Self::cancel)led, with a loop-level `Context`. A `job` that panics
+    /// is logged and cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state(0u32)?;
+    /// event_loop.schedule_every(Duration::from_millis(5), |cx| {
+    ///     *cx.state() += 1; // a housekeeping tick
+    ///     if *cx.state() == 3 {
+    ///         cx.stop();
+    ///     }
+    /// });
+    /// event_loop.run_until_stopped()?;
+    /// assert_eq!(*event_loop.state(), 3);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn schedule_every(
+        &mut self,
+        interval: Duration,
+        job: impl for<'b, 'c> FnMut(&'b mut Context<'c, S>) + 'static,
+    ) -> TimerId {
+        self.core.set_timer(
+            interval,
+            NO_CHANNEL,
+            Some(interval),
+            TimerAction::Call(Some(Box::new(job))),
+        )
+    }
+
+    /// Moves a timer (of any kind) to `delay` from now; a repeating one goes on every
+    /// interval from there. `false` if it already fired (a one-shot one) or was cancelled.
+    pub fn reschedule(&mut self, timer: TimerId, delay: Duration) -> bool {
+        self.core.reschedule_timer(timer, delay)
+    }
+
+    /// Cancels a timer (of any kind); `false` if it already fired (a one-shot one) or was
+    /// cancelled.
     pub fn cancel(&mut self, timer: TimerId) -> bool {
         self.core.cancel_timer(timer)
     }
@@ -459,11 +599,6 @@ fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the socket calls this feeds only
     // write initialised bytes, so `buf` stays fully initialised.
     unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
-}
-
-/// A far deadline for delays too large for `Instant`.
-pub(crate) fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
 fn ip_addr(addr: SockAddr) -> io::Result<SocketAddr> {

@@ -28,7 +28,7 @@ use super::dispatcher::{AnyDispatcher, Dispatcher};
 use super::handle::Shared;
 use super::io_source::IoSource;
 use super::os_errors::is_connect_in_progress;
-use super::timers::{TimerAction, TimerId, Timers};
+use super::timers::{Due, TimerAction, TimerFn, TimerId, Timers};
 use super::token::Token;
 use crate::diagnostics::report;
 use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
@@ -39,7 +39,7 @@ pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 pub(crate) struct Core<S> {
     selector: DefaultSelector,
     channels: Slab<Channel<S>>,
-    timers: Timers,
+    timers: Timers<S>,
     state: S,
     /// New channels whose `handle_opened` is due.
     opening: VecDeque<Token>,
@@ -135,17 +135,29 @@ impl<S: 'static> Core<S> {
         self.selector.select(events, timeout)
     }
 
+    /// Adds a timer due after `delay` (never earlier), repeating every `every` if given.
     pub(crate) fn set_timer(
         &mut self,
-        deadline: Instant,
+        delay: Duration,
         token: Token,
-        action: TimerAction,
+        every: Option<Duration>,
+        action: TimerAction<S>,
     ) -> TimerId {
-        self.timers.insert(deadline, token, action)
+        self.timers
+            .insert(deadline_after(delay), token, every, action)
     }
 
     pub(crate) fn cancel_timer(&mut self, timer: TimerId) -> bool {
         self.timers.cancel(timer)
+    }
+
+    pub(crate) fn reschedule_timer(&mut self, timer: TimerId, delay: Duration) -> bool {
+        self.timers.reschedule(timer, deadline_after(delay))
+    }
+
+    /// Gives a repeating timer's closure back after it ran.
+    pub(crate) fn restore_timer(&mut self, timer: TimerId, call: TimerFn<S>) {
+        self.timers.restore(timer, call);
     }
 
     pub(crate) fn timer_count(&self) -> usize {
@@ -159,10 +171,7 @@ impl<S: 'static> Core<S> {
 
     /// Removes and returns one timer due at `now`; `None` also when there are no timers
     /// (then without reading the clock: `now` is only called when a timer exists).
-    pub(crate) fn pop_due_timer(
-        &mut self,
-        now: impl FnOnce() -> Instant,
-    ) -> Option<(TimerId, Token, TimerAction)> {
+    pub(crate) fn pop_due_timer(&mut self, now: impl FnOnce() -> Instant) -> Option<Due<S>> {
         if self.timers.is_empty() {
             return None;
         }
@@ -384,4 +393,11 @@ impl<S: 'static> Core<S> {
             self.mark_dirty(token);
         }
     }
+}
+
+/// The instant `delay` from now; a far one for delays too large for `Instant`.
+fn deadline_after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }

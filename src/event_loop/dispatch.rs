@@ -28,7 +28,7 @@ use super::dispatcher::AnyDispatcher;
 use super::handle::Job;
 use super::io_source::IoSource;
 use super::os_errors::{is_disconnect, panic_message};
-use super::timers::TimerId;
+use super::timers::{TimerFn, TimerId};
 use super::token::Token;
 use crate::diagnostics::report;
 use crate::selector::Event;
@@ -252,12 +252,30 @@ pub(crate) fn opened<S: 'static>(core: &mut Core<S>, token: Token) {
     }
 }
 
-/// One due timer of `token`'s channel: its `handle_timer`. A timer of a closed channel is
-/// dropped.
-pub(crate) fn timer<S: 'static>(core: &mut Core<S>, token: Token, timer: TimerId) {
-    if let Some(mut turn) = Dispatch::begin(core, token) {
-        turn.call("handle_timer", |d, cx| d.handle_timer(cx, timer));
-        turn.end();
+/// One due timer of `token`'s channel: its `handle_timer`. Returns `false` if the channel
+/// is closed (the timer is then of no use).
+pub(crate) fn timer<S: 'static>(core: &mut Core<S>, token: Token, timer: TimerId) -> bool {
+    let Some(mut turn) = Dispatch::begin(core, token) else {
+        return false;
+    };
+    turn.call("handle_timer", |d, cx| d.handle_timer(cx, timer));
+    turn.end();
+    true
+}
+
+/// One due closure timer, with a loop-level [`Context`]. A repeating one is given back to
+/// the queue; one that panics is logged and cancelled.
+pub(crate) fn timer_call<S: 'static>(core: &mut Core<S>, timer: TimerId, mut call: TimerFn<S>) {
+    let outcome = {
+        let mut cx = Context::new(core, None);
+        panic::catch_unwind(AssertUnwindSafe(|| call(&mut cx)))
+    };
+    match outcome {
+        Ok(()) => core.restore_timer(timer, call),
+        Err(panic) => {
+            report!(Error, target: "ioloop::event_loop", "{timer:?}: a timer closure panicked ({}); the timer is cancelled", panic_message(&*panic));
+            core.cancel_timer(timer);
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub use token::Token;
 
 use self::core::Core;
 use self::handle::Shared;
-use self::timers::TimerAction;
+use self::timers::Due;
 use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 
 /// asyncore's loop and socket map in one owned value: channels (sockets with their
@@ -235,6 +235,40 @@ impl<S: 'static> EventLoop<S> {
         self.core.close(token)
     }
 
+    /// Runs `job` once `delay` has passed, with a loop-level [`Context`] (see
+    /// [`Context::schedule`]).
+    pub fn schedule(
+        &mut self,
+        delay: Duration,
+        job: impl for<'b, 'c> FnOnce(&'b mut Context<'c, S>) + 'static,
+    ) -> TimerId {
+        self.context().schedule(delay, job)
+    }
+
+    /// Runs `job` every `interval` until cancelled (see [`Context::schedule_every`]).
+    pub fn schedule_every(
+        &mut self,
+        interval: Duration,
+        job: impl for<'b, 'c> FnMut(&'b mut Context<'c, S>) + 'static,
+    ) -> TimerId {
+        self.context().schedule_every(interval, job)
+    }
+
+    /// Moves a timer to `delay` from now (see [`Context::reschedule`]).
+    pub fn reschedule(&mut self, timer: TimerId, delay: Duration) -> bool {
+        self.context().reschedule(timer, delay)
+    }
+
+    /// Cancels a timer; `false` if it already fired (a one-shot one) or was cancelled.
+    pub fn cancel(&mut self, timer: TimerId) -> bool {
+        self.context().cancel(timer)
+    }
+
+    /// A loop-level context, for the calls the loop shares with callbacks.
+    fn context(&mut self) -> Context<'_, S> {
+        Context::new(&mut self.core, None)
+    }
+
     /// Closes every channel (asyncore's `close_all`).
     pub fn close_all(&mut self) {
         for token in self.core.tokens() {
@@ -356,13 +390,18 @@ impl<S: 'static> EventLoop<S> {
 
     fn fire_timers(&mut self) {
         let mut now = None; // the clock is read only when a timer exists
-        while let Some((id, token, action)) = self
+        while let Some(due) = self
             .core
             .pop_due_timer(|| *now.get_or_insert_with(Instant::now))
         {
-            match action {
-                TimerAction::ResumeAccept => self.core.resume_accepting(token),
-                TimerAction::Dispatch => dispatch::timer(&mut self.core, token, id),
+            match due {
+                Due::ResumeAccept(token) => self.core.resume_accepting(token),
+                Due::Dispatch(id, token) => {
+                    if !dispatch::timer(&mut self.core, token, id) {
+                        self.core.cancel_timer(id); // a repeating timer of a closed channel
+                    }
+                }
+                Due::Call(id, call) => dispatch::timer_call(&mut self.core, id, call),
             }
         }
     }

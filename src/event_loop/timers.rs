@@ -1,19 +1,27 @@
-//! The timer queue: a binary heap of deadlines with O(1) cancellation.
+//! The timer queue: a binary heap of deadlines with O(1) cancellation and rescheduling,
+//! one-shot and repeating timers, for a channel (`handle_timer`) or a closure.
 //!
-//! Cancelling removes the timer from a slab; its heap entry becomes a tombstone that is
-//! skipped when it reaches the top. So that tombstones cannot pile up (calloop #238), the
-//! heap is rebuilt from the live timers whenever tombstones outnumber them.
+//! A timer lives in a slab; the heap holds `(deadline, sequence, slot)` entries. An entry
+//! is live only while its slot still holds that sequence *and* that deadline, so cancelling
+//! (removing the timer) and rescheduling (a new deadline, a new entry) leave tombstones that
+//! are skipped when they reach the top. So that tombstones cannot pile up (calloop #238),
+//! the heap is rebuilt from the live timers whenever tombstones outnumber them.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use super::Context;
 use super::Token;
 
-/// Names one timer set with [`Context::call_later`](crate::Context::call_later).
+/// Names one timer: set with [`Context::call_later`](crate::Context::call_later),
+/// [`call_every`](crate::Context::call_every), [`schedule`](crate::Context::schedule) or
+/// [`schedule_every`](crate::Context::schedule_every); cancel it with
+/// [`cancel`](crate::Context::cancel), move it with
+/// [`reschedule`](crate::Context::reschedule).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId {
     slot: usize,
@@ -26,37 +34,62 @@ impl fmt::Debug for TimerId {
     }
 }
 
+/// A closure run by a timer, with a loop-level [`Context`].
+pub(crate) type TimerFn<S> = Box<dyn for<'a, 'b> FnMut(&'a mut Context<'b, S>) + 'static>;
+
 /// What a timer does when it fires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TimerAction {
+pub(crate) enum TimerAction<S> {
     /// Calls the channel's `handle_timer`.
     Dispatch,
     /// Lets a listener paused after `EMFILE` accept again.
     ResumeAccept,
+    /// Runs a closure; `None` while it runs.
+    Call(Option<TimerFn<S>>),
 }
 
-#[derive(Debug)]
-struct Timer {
+/// A due timer, as [`Timers::pop_due`] hands it out.
+pub(crate) enum Due<S> {
+    Dispatch(TimerId, Token),
+    ResumeAccept(Token),
+    /// Give a repeating closure back with [`Timers::restore`] after running it.
+    Call(TimerId, TimerFn<S>),
+}
+
+struct Timer<S> {
     deadline: Instant,
     sequence: u64,
     token: Token,
-    action: TimerAction,
+    /// The interval of a repeating timer.
+    every: Option<Duration>,
+    action: TimerAction<S>,
 }
 
 /// The loop's timers.
-#[derive(Debug, Default)]
-pub(crate) struct Timers {
-    live: Slab<Timer>,
+pub(crate) struct Timers<S> {
+    live: Slab<Timer<S>>,
     heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
     next_sequence: u64,
 }
 
-impl Timers {
+impl<S> Default for Timers<S> {
+    fn default() -> Self {
+        Timers {
+            live: Slab::new(),
+            heap: BinaryHeap::new(),
+            next_sequence: 0,
+        }
+    }
+}
+
+impl<S> Timers<S> {
+    /// Adds a timer due at `deadline`, repeating every `every` if given (at least 1 ms, so
+    /// a zero interval cannot keep an iteration busy for ever).
     pub(crate) fn insert(
         &mut self,
         deadline: Instant,
         token: Token,
-        action: TimerAction,
+        every: Option<Duration>,
+        action: TimerAction<S>,
     ) -> TimerId {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
@@ -64,22 +97,39 @@ impl Timers {
             deadline,
             sequence,
             token,
+            every: every.map(|every| every.max(Duration::from_millis(1))),
             action,
         });
         self.heap.push(Reverse((deadline, sequence, slot)));
         TimerId { slot, sequence }
     }
 
-    /// Cancels a timer; `false` if it already fired or was cancelled.
+    fn get_mut(&mut self, id: TimerId) -> Option<&mut Timer<S>> {
+        self.live
+            .get_mut(id.slot)
+            .filter(|timer| timer.sequence == id.sequence)
+    }
+
+    /// Cancels a timer; `false` if it already fired (a one-shot one) or was cancelled.
     pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
-        match self.live.get(id.slot) {
-            Some(timer) if timer.sequence == id.sequence => {
-                self.live.remove(id.slot);
-                self.compact();
-                true
-            }
-            _ => false,
+        if self.get_mut(id).is_none() {
+            return false;
         }
+        self.live.remove(id.slot);
+        self.compact();
+        true
+    }
+
+    /// Moves a live timer to `deadline` (a repeating one goes on from there); `false` if
+    /// it already fired or was cancelled.
+    pub(crate) fn reschedule(&mut self, id: TimerId, deadline: Instant) -> bool {
+        let Some(timer) = self.get_mut(id) else {
+            return false;
+        };
+        timer.deadline = deadline;
+        self.heap.push(Reverse((deadline, id.sequence, id.slot)));
+        self.compact();
+        true
     }
 
     fn compact(&mut self) {
@@ -106,7 +156,7 @@ impl Timers {
             if self
                 .live
                 .get(slot)
-                .is_some_and(|timer| timer.sequence == sequence)
+                .is_some_and(|timer| timer.sequence == sequence && timer.deadline == deadline)
             {
                 return Some(deadline);
             }
@@ -115,15 +165,46 @@ impl Timers {
         None
     }
 
-    /// Removes and returns one timer due at `now`, earliest first.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(TimerId, Token, TimerAction)> {
+    /// Takes one timer due at `now`, earliest first. A one-shot timer leaves the queue; a
+    /// repeating one is due again one interval after this deadline (or after `now`, if the
+    /// loop fell that far behind: no burst of catch-up calls).
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Due<S>> {
         let deadline = self.next_deadline()?;
         if deadline > now {
             return None;
         }
         let Reverse((_, sequence, slot)) = self.heap.pop()?;
-        let timer = self.live.remove(slot);
-        Some((TimerId { slot, sequence }, timer.token, timer.action))
+        let id = TimerId { slot, sequence };
+        let timer = &mut self.live[slot];
+        let Some(every) = timer.every else {
+            let timer = self.live.remove(slot);
+            return Some(match timer.action {
+                TimerAction::Dispatch => Due::Dispatch(id, timer.token),
+                TimerAction::ResumeAccept => Due::ResumeAccept(timer.token),
+                TimerAction::Call(call) => Due::Call(id, call?),
+            });
+        };
+        let next = deadline + every;
+        timer.deadline = if next > now { next } else { now + every };
+        let token = timer.token;
+        let due = match &mut timer.action {
+            TimerAction::Dispatch => Due::Dispatch(id, token),
+            TimerAction::ResumeAccept => Due::ResumeAccept(token),
+            TimerAction::Call(call) => Due::Call(id, call.take()?),
+        };
+        let next = timer.deadline;
+        self.heap.push(Reverse((next, sequence, slot)));
+        Some(due)
+    }
+
+    /// Puts a repeating timer's closure back after it ran, unless the timer was cancelled
+    /// meanwhile (then the closure is dropped here).
+    pub(crate) fn restore(&mut self, id: TimerId, call: TimerFn<S>) {
+        if let Some(timer) = self.get_mut(id) {
+            if let TimerAction::Call(slot @ None) = &mut timer.action {
+                *slot = Some(call);
+            }
+        }
     }
 
     /// Heap entries, live or cancelled (for tests of the compaction).
@@ -141,45 +222,62 @@ impl Timers {
     }
 }
 
+impl<S> fmt::Debug for Timers<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timers")
+            .field("live", &self.live.len())
+            .field("heap", &self.heap.len())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    fn due_id(due: Option<Due<()>>) -> Option<TimerId> {
+        match due? {
+            Due::Dispatch(id, _) | Due::Call(id, _) => Some(id),
+            Due::ResumeAccept(_) => None,
+        }
+    }
 
     #[test]
     fn timers_pop_in_deadline_order_and_not_before() {
-        let mut timers = Timers::default();
+        let mut timers = Timers::<()>::default();
         let now = Instant::now();
         let token = Token::new(0, 0);
         let late = timers.insert(
             now + Duration::from_millis(20),
             token,
+            None,
             TimerAction::Dispatch,
         );
         let early = timers.insert(
             now + Duration::from_millis(10),
             token,
+            None,
             TimerAction::Dispatch,
         );
         assert!(timers.pop_due(now).is_none());
-        assert_eq!(
-            timers.pop_due(now + Duration::from_secs(1)).map(|t| t.0),
-            Some(early)
-        );
-        assert_eq!(
-            timers.pop_due(now + Duration::from_secs(1)).map(|t| t.0),
-            Some(late)
-        );
-        assert!(timers.pop_due(now + Duration::from_secs(1)).is_none());
+        let later = now + Duration::from_secs(1);
+        assert_eq!(due_id(timers.pop_due(later)), Some(early));
+        assert_eq!(due_id(timers.pop_due(later)), Some(late));
+        assert!(timers.pop_due(later).is_none());
     }
 
     #[test]
     fn cancelled_timers_leave_the_heap() {
-        let mut timers = Timers::default();
+        let mut timers = Timers::<()>::default();
         let now = Instant::now();
         let token = Token::new(0, 0);
         for i in 0..10_000u64 {
-            let id = timers.insert(now + Duration::from_secs(i), token, TimerAction::Dispatch);
+            let id = timers.insert(
+                now + Duration::from_secs(i),
+                token,
+                None,
+                TimerAction::Dispatch,
+            );
             assert!(timers.cancel(id));
             assert!(!timers.cancel(id));
         }
@@ -190,5 +288,66 @@ mod tests {
             timers.heap_len()
         );
         assert_eq!(timers.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_rescheduled_timer_fires_once_at_its_new_deadline_and_the_heap_stays_small() {
+        let mut timers = Timers::<()>::default();
+        let now = Instant::now();
+        let token = Token::new(0, 0);
+        let id = timers.insert(
+            now + Duration::from_millis(10),
+            token,
+            None,
+            TimerAction::Dispatch,
+        );
+        // The idle-timer pattern: pushed back on every message.
+        for i in 1..=10_000u64 {
+            assert!(timers.reschedule(id, now + Duration::from_millis(10 + i)));
+        }
+        assert!(timers.heap_len() <= 2 * timers.len() + 64 + 1);
+        assert!(
+            timers
+                .pop_due(now + Duration::from_millis(10_009))
+                .is_none()
+        );
+        let at = now + Duration::from_millis(10_010);
+        assert_eq!(due_id(timers.pop_due(at)), Some(id));
+        assert!(timers.pop_due(at + Duration::from_secs(60)).is_none());
+        assert!(!timers.reschedule(id, at), "a fired one-shot timer is gone");
+    }
+
+    #[test]
+    fn a_repeating_timer_comes_back_each_interval_until_cancelled() {
+        let mut timers = Timers::<()>::default();
+        let now = Instant::now();
+        let token = Token::new(0, 0);
+        let every = Duration::from_millis(10);
+        let id = timers.insert(now + every, token, Some(every), TimerAction::Dispatch);
+        for round in 1..=5u32 {
+            let at = now + every * round;
+            assert!(timers.pop_due(at - Duration::from_nanos(1)).is_none());
+            assert_eq!(due_id(timers.pop_due(at)), Some(id));
+            assert!(timers.pop_due(at).is_none(), "due once per interval");
+        }
+        assert!(timers.cancel(id));
+        assert!(timers.pop_due(now + Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn a_repeating_timer_far_behind_fires_once_not_in_a_burst() {
+        let mut timers = Timers::<()>::default();
+        let now = Instant::now();
+        let every = Duration::from_millis(10);
+        let id = timers.insert(
+            now + every,
+            Token::new(0, 0),
+            Some(every),
+            TimerAction::Dispatch,
+        );
+        let late = now + Duration::from_secs(5);
+        assert_eq!(due_id(timers.pop_due(late)), Some(id));
+        assert!(timers.pop_due(late).is_none());
+        assert_eq!(timers.next_deadline(), Some(late + every));
     }
 }
