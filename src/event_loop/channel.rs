@@ -1,5 +1,7 @@
 //! A channel (asyncore's "channel": a socket and its dispatcher) and the phases of its life.
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 
 use super::dispatcher::AnyDispatcher;
@@ -81,6 +83,9 @@ pub(crate) struct Channel<S> {
     pub(crate) dirty: bool,
     /// A warning of [`Context::warn_once`](super::Context::warn_once) was given already.
     pub(crate) warned: bool,
+    /// While connecting: the addresses to try next if this attempt fails.
+    #[allow(clippy::box_collection)] // one word in every channel, not four
+    pub(crate) fallbacks: Option<Box<VecDeque<SocketAddr>>>,
 }
 
 impl<S> Channel<S> {

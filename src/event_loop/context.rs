@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use socket2::{SockAddr, Socket};
@@ -360,19 +360,93 @@ impl<'a, S: 'static> Context<'a, S> {
         self.core.spawn(io.into(), dispatcher, false)
     }
 
-    /// Starts a non-blocking TCP connection to `addr` on a new channel driven by
-    /// `dispatcher`, whose `handle_connect` runs once it is established. A refused or failed
-    /// connection reaches its `handle_error` (which closes it by default).
+    /// Starts a non-blocking TCP connection on a new channel driven by `dispatcher`, whose
+    /// `handle_connect` runs once it is established (asyncore's `connect`).
+    ///
+    /// `addr` is anything [`ToSocketAddrs`] takes: a `SocketAddr`, `("example.com", 80)`,
+    /// `"localhost:7000"`. A name is resolved here, and blocks while it is (as Python's
+    /// `connect` did); each address it resolves to is tried in turn until one connects. If
+    /// the last one fails, the channel's `handle_error` gets that error (and closes it by
+    /// default).
+    ///
+    /// ```no_run
+    /// use std::io;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Get;
+    ///
+    /// impl Dispatcher for Get {
+    ///     fn handle_connect(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.connect("localhost:8080", Get)?; // ::1, then 127.0.0.1
+    /// event_loop.run()?;
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
-    /// Errors the OS reports at once (an unreachable network, out of descriptors).
+    /// A name that does not resolve; the error of the last address if the OS refuses every
+    /// one at once (an unreachable network, out of descriptors).
     pub fn connect<D: Dispatcher<S>>(
         &mut self,
-        addr: SocketAddr,
+        addr: impl ToSocketAddrs,
         dispatcher: D,
     ) -> io::Result<Token> {
-        self.core.connect(addr, dispatcher)
+        let addrs = addr.to_socket_addrs()?.collect();
+        self.core.connect(addrs, dispatcher)
+    }
+
+    /// Starts a connection of a socket made by the caller (bound to a local address, options
+    /// set, of any domain) to `addr`, on a new channel driven by `dispatcher` (see
+    /// [`connect`](Self::connect)). The socket is made non-blocking.
+    ///
+    /// ```no_run
+    /// use ioloop::socket2::{Domain, Socket, Type};
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Client;
+    /// impl Dispatcher for Client {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    /// socket.bind(&"127.0.0.2:0".parse::<std::net::SocketAddr>().unwrap().into())?;
+    /// socket.set_tcp_nodelay(true)?;
+    /// let server: std::net::SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    /// event_loop.connect_socket(socket, &server.into(), Client)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Errors the OS reports at once.
+    pub fn connect_socket<D: Dispatcher<S>>(
+        &mut self,
+        socket: Socket,
+        addr: &SockAddr,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        self.core.connect_socket(socket, addr, dispatcher)
+    }
+
+    /// Starts a connection to the Unix-domain stream socket at `path` on a new channel (see
+    /// [`connect`](Self::connect)).
+    ///
+    /// # Errors
+    ///
+    /// Errors the OS reports at once (no such socket, refused).
+    #[cfg(unix)]
+    pub fn connect_unix<D: Dispatcher<S>>(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        let socket = Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+        self.connect_socket(socket, &SockAddr::unix(path)?, dispatcher)
     }
 
     /// Another channel's dispatcher, if it is open, of type `D` and not the one running.

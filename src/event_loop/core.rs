@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::channel::{Channel, Phase};
 use super::dispatch::Running;
@@ -221,25 +221,82 @@ impl<S: 'static> Core<S> {
             registered: interest,
             dirty: false,
             warned: false,
+            fallbacks: None,
         });
         self.opening.push_back(token);
         Ok(token)
     }
 
     /// Starts a non-blocking TCP connection to `addr` on a new channel.
+    /// Starts a TCP connection to the first of `addrs` that the OS does not refuse at once;
+    /// the rest are tried in turn if that one fails later (`Channel::fallbacks`).
     pub(crate) fn connect<D: Dispatcher<S>>(
         &mut self,
-        addr: SocketAddr,
+        addrs: Vec<SocketAddr>,
         dispatcher: D,
     ) -> io::Result<Token> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
-        match socket.connect(&addr.into()) {
-            Ok(()) => {}
-            Err(e) if is_connect_in_progress(&e) => {}
-            Err(e) => return Err(e),
+        let mut addrs = VecDeque::from(addrs);
+        let mut last_error = None;
+        while let Some(addr) = addrs.pop_front() {
+            match start_tcp_connect(addr) {
+                Ok(socket) => {
+                    let token = self.spawn(IoSource::connection(socket), dispatcher, true)?;
+                    if !addrs.is_empty() {
+                        if let Some(channel) = self.channel_mut(token) {
+                            channel.fallbacks = Some(Box::new(addrs));
+                        }
+                    }
+                    return Ok(token);
+                }
+                Err(e) => last_error = Some(e),
+            }
         }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
+        }))
+    }
+
+    /// Starts a connection of a socket the caller made (bound, options set; any domain).
+    pub(crate) fn connect_socket<D: Dispatcher<S>>(
+        &mut self,
+        socket: Socket,
+        addr: &SockAddr,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        socket.set_nonblocking(true)?;
+        start_connect(&socket, addr)?;
         self.spawn(IoSource::connection(socket), dispatcher, true)
+    }
+
+    /// After a failed connect: starts one to the channel's next address, in a new socket
+    /// registered in place of `failed` (which is unregistered and closed). Returns the new
+    /// source, or `None` when no address is left (then `failed` is given back).
+    pub(crate) fn connect_next(
+        &mut self,
+        token: Token,
+        failed: IoSource,
+    ) -> Result<IoSource, IoSource> {
+        loop {
+            let next = self
+                .channel_mut(token)
+                .and_then(|channel| channel.fallbacks.as_mut())
+                .and_then(|fallbacks| fallbacks.pop_front());
+            let Some(addr) = next else {
+                return Err(failed);
+            };
+            let Ok(socket) = start_tcp_connect(addr) else {
+                continue;
+            };
+            let io = IoSource::connection(socket);
+            let interest = self.channels[token.slot].registered;
+            // SAFETY: as in `spawn`: the channel owns the new source and unregisters it
+            // before dropping it.
+            if unsafe { self.selector.register(io.raw(), token.to_key(), interest) }.is_err() {
+                continue; // the socket closes here; try the next address
+            }
+            self.release(token, failed);
+            return Ok(io);
+        }
     }
 
     /// The channel `token` names, if it is open (idle or lent).
@@ -383,6 +440,13 @@ impl<S: 'static> Core<S> {
         self.update_interest(token);
     }
 
+    /// Drops the addresses a connected channel no longer needs.
+    pub(crate) fn forget_fallbacks(&mut self, token: Token) {
+        if let Some(channel) = self.channel_mut(token) {
+            channel.fallbacks = None;
+        }
+    }
+
     /// Lets a listener paused after `EMFILE` accept again.
     pub(crate) fn resume_accepting(&mut self, token: Token) {
         let Some(channel) = self.channel_mut(token) else {
@@ -400,4 +464,21 @@ fn deadline_after(delay: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(delay)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// A non-blocking TCP socket with a connect to `addr` under way.
+fn start_tcp_connect(addr: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    start_connect(&socket, &addr.into())?;
+    Ok(socket)
+}
+
+/// Starts a non-blocking connect; "under way" is success.
+fn start_connect(socket: &Socket, addr: &SockAddr) -> io::Result<()> {
+    match socket.connect(addr) {
+        Ok(()) => Ok(()),
+        Err(e) if is_connect_in_progress(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }

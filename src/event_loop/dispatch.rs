@@ -205,6 +205,16 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             },
         };
         if let Some(error) = failure {
+            if let Some(failed) = self.own.io.take() {
+                match self.core.connect_next(self.own.token, failed) {
+                    Ok(next) => {
+                        // The next address is being tried: wait for its outcome.
+                        self.own.io = Some(next);
+                        return false;
+                    }
+                    Err(failed) => self.own.io = Some(failed),
+                }
+            }
             self.report_error(error);
             // A socket whose connect failed is of no further use, and it would report itself
             // ready on every wait: close it even if handle_error kept it open.
@@ -212,6 +222,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             return false;
         }
         self.own.phase = Phase::Open;
+        self.core.forget_fallbacks(self.own.token);
         self.call("handle_connect", |d, cx| d.handle_connect(cx));
         self.is_open()
     }

@@ -17,7 +17,7 @@ mod token;
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -211,18 +211,46 @@ impl<S: 'static> EventLoop<S> {
         self.core.spawn(io.into(), dispatcher, false)
     }
 
-    /// Starts a non-blocking TCP connection to `addr` on a new channel (see
-    /// [`Context::connect`]).
+    /// Starts a non-blocking TCP connection on a new channel: a `SocketAddr` or a name, each
+    /// address it resolves to tried in turn (see [`Context::connect`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::connect`].
+    pub fn connect<D: Dispatcher<S>>(
+        &mut self,
+        addr: impl ToSocketAddrs,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        self.context().connect(addr, dispatcher)
+    }
+
+    /// Starts a connection of a socket the caller made (see [`Context::connect_socket`]).
     ///
     /// # Errors
     ///
     /// Errors the OS reports at once.
-    pub fn connect<D: Dispatcher<S>>(
+    pub fn connect_socket<D: Dispatcher<S>>(
         &mut self,
-        addr: SocketAddr,
+        socket: socket2::Socket,
+        addr: &socket2::SockAddr,
         dispatcher: D,
     ) -> io::Result<Token> {
-        self.core.connect(addr, dispatcher)
+        self.context().connect_socket(socket, addr, dispatcher)
+    }
+
+    /// Starts a connection to a Unix-domain stream socket (see [`Context::connect_unix`]).
+    ///
+    /// # Errors
+    ///
+    /// Errors the OS reports at once.
+    #[cfg(unix)]
+    pub fn connect_unix<D: Dispatcher<S>>(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        dispatcher: D,
+    ) -> io::Result<Token> {
+        self.context().connect_unix(path, dispatcher)
     }
 
     /// A channel's dispatcher, if it is open and of type `D`.
