@@ -288,7 +288,7 @@ fn a_spurious_wake_up_neither_closes_nor_reaches_handle_error() {
         for _ in 0..5 {
             event_loop
                 .handle()
-                .call_soon_threadsafe(move |cx| cx.wake(token))
+                .call_soon_threadsafe(move |cx| cx.refresh(token))
                 .unwrap();
             run_steps(&mut event_loop, 1);
         }

@@ -239,7 +239,7 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     /// A handler failed, a message was over [`ChatConfig::max_message`] (`InvalidData`), or a
     /// handler panicked. Default: log with `log::error!` and close the channel.
     fn handle_error(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, S>, error: io::Error) {
-        report!(Error, target: "ioloop::chat", "{:?}: {error}; closing the channel", cx.token());
+        report!(Error, target: "ioloop::chat", "{:?}: {error}; closing the channel", cx.label());
         cx.close();
     }
 
@@ -475,7 +475,7 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
         if cx.is_open() {
             // The handler may have queued a last word (an error reply) and asked to close.
             if let Err(e) = self.initiate_send(cx) {
-                log::debug!(target: "ioloop::chat", "{:?}: send after an error failed: {e}", cx.token());
+                log::debug!(target: "ioloop::chat", "{:?}: send after an error failed: {e}", cx.label());
                 cx.close();
             }
         }

@@ -19,8 +19,8 @@ use super::timers::TimerAction;
 use super::{LoopHandle, TimerId, Token};
 use crate::diagnostics::report;
 
-/// The token of a loop-level context (a [`LoopHandle::call_soon_threadsafe`] closure), which
-/// serves no channel.
+/// What the timers of a loop-level context name as their channel: no slot a channel can
+/// have, so such a timer reaches no `handle_timer`.
 const NO_CHANNEL: Token = Token {
     slot: Token::MAX_SLOT,
     generation: Token::MAX_SLOT,
@@ -51,9 +51,16 @@ impl<'a, S: 'static> Context<'a, S> {
         Context { core, own }
     }
 
-    /// This channel's token (a placeholder that names no channel in a loop-level context).
-    pub fn token(&self) -> Token {
-        self.own.as_ref().map_or(NO_CHANNEL, |own| own.token)
+    /// This channel's token; `None` in a loop-level context (a
+    /// [`LoopHandle::call_soon_threadsafe`] closure or a [`schedule`](Self::schedule)d job),
+    /// which serves no channel.
+    pub fn token(&self) -> Option<Token> {
+        self.own.as_ref().map(|own| own.token)
+    }
+
+    /// How logs name this context's channel.
+    pub(crate) fn label(&self) -> Label {
+        Label(self.token())
     }
 
     /// Whether `token` names this context's own channel.
@@ -466,9 +473,35 @@ impl<'a, S: 'static> Context<'a, S> {
         self.core.close(token)
     }
 
-    /// Marks a channel's `readable()`/`writable()` as worth asking again (see
-    /// [`Dispatcher`]'s notes on state the loop cannot see).
-    pub fn wake(&mut self, token: Token) {
+    /// Asks a channel's `readable()`/`writable()` again before the next wait: for a channel
+    /// whose answers depend on state the loop cannot see (an `Rc<RefCell<_>>` shared with
+    /// others, an atomic), after that state changed. asyncore asked every channel on every
+    /// iteration; this loop asks only the channels that ran, were reached with
+    /// [`get_mut`](Self::get_mut), or were refreshed.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::{Context, Dispatcher, Token};
+    ///
+    /// /// Writes when a flag shared with other channels says so.
+    /// struct Speaker {
+    ///     turn: Rc<Cell<bool>>,
+    /// }
+    ///
+    /// impl Dispatcher for Speaker {
+    ///     fn writable(&self) -> bool {
+    ///         self.turn.get()
+    ///     }
+    /// }
+    ///
+    /// fn give_the_floor(cx: &mut Context<'_>, turn: &Cell<bool>, speaker: Token) {
+    ///     turn.set(true);
+    ///     cx.refresh(speaker); // else the loop keeps the old answer of writable()
+    /// }
+    /// # let _ = (Speaker { turn: Rc::default() }, give_the_floor);
+    /// ```
+    pub fn refresh(&mut self, token: Token) {
         // The running channel is asked anyway when its callback returns.
         self.core.mark_dirty(token);
     }
@@ -511,7 +544,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// # let _ = Session::default();
     /// ```
     pub fn call_later(&mut self, delay: Duration) -> TimerId {
-        let token = self.token();
+        let token = self.token().unwrap_or(NO_CHANNEL);
         self.call_later_for(token, delay)
     }
 
@@ -548,7 +581,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// # let _ = KeepAlive;
     /// ```
     pub fn call_every(&mut self, interval: Duration) -> TimerId {
-        let token = self.token();
+        let token = self.token().unwrap_or(NO_CHANNEL);
         self.core
             .set_timer(interval, token, Some(interval), TimerAction::Dispatch)
     }
@@ -656,6 +689,18 @@ impl<S> fmt::Debug for Context<'_, S> {
         f.debug_struct("Context")
             .field("token", &self.own.as_ref().map(|own| own.token))
             .finish_non_exhaustive()
+    }
+}
+
+/// A channel's name in a log line: its token, or `loop` for a loop-level context.
+pub(crate) struct Label(Option<Token>);
+
+impl fmt::Debug for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(token) => token.fmt(f),
+            None => f.write_str("loop"),
+        }
     }
 }
 

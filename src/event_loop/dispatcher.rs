@@ -30,9 +30,9 @@ use crate::{Context, TimerId};
 ///   [`Context::close`].
 /// - [`readable`](Self::readable) and `writable` are asked only after something that can
 ///   change them: a callback of this dispatcher ran, it was reached through
-///   [`Context::get_mut`], or it was woken ([`Context::wake`]). A dispatcher whose answer
+///   [`Context::get_mut`], or it was refreshed ([`Context::refresh`]). A dispatcher whose answer
 ///   depends on state the loop cannot see (an `Rc<RefCell<_>>` shared with others, an
-///   atomic) must call `wake` when that state changes.
+///   atomic) must call `refresh` when that state changes.
 #[allow(unused_variables)] // the defaults ignore most arguments
 pub trait Dispatcher<S: 'static = ()>: 'static {
     /// The channel joined the loop: called once, before any other callback of the channel
@@ -90,7 +90,7 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
 
     /// The socket has room to write.
     fn handle_write(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
-        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled write event", cx.token());
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled write event", cx.label());
         Ok(())
     }
 
@@ -112,14 +112,14 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
         socket: Socket,
         addr: SockAddr,
     ) -> io::Result<()> {
-        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled accepted event; closing the connection", cx.token());
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled accepted event; closing the connection", cx.label());
         Ok(())
     }
 
     /// A connection started with [`Context::connect`] is established. Called once, before any
     /// read or write event of the channel.
     fn handle_connect(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
-        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled connect event", cx.token());
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled connect event", cx.label());
         Ok(())
     }
 
@@ -140,10 +140,10 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
         let mut urgent = [0u8; 64];
         match cx.recv_out_of_band(&mut urgent) {
             Ok(n) => {
-                log::debug!(target: "ioloop::dispatcher", "{:?}: dropped {n} byte(s) of urgent data", cx.token())
+                log::debug!(target: "ioloop::dispatcher", "{:?}: dropped {n} byte(s) of urgent data", cx.label())
             }
             Err(e) => {
-                log::debug!(target: "ioloop::dispatcher", "{:?}: urgent data could not be read: {e}", cx.token())
+                log::debug!(target: "ioloop::dispatcher", "{:?}: urgent data could not be read: {e}", cx.label())
             }
         }
         Ok(())
@@ -151,7 +151,7 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
 
     /// A timer set with [`Context::call_later`] fired.
     fn handle_timer(&mut self, cx: &mut Context<'_, S>, timer: TimerId) -> io::Result<()> {
-        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled timer {timer:?}", cx.token());
+        log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled timer {timer:?}", cx.label());
         Ok(())
     }
 
@@ -160,7 +160,7 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     fn handle_error(&mut self, cx: &mut Context<'_, S>, error: io::Error) {
         report!(Error, target: "ioloop::dispatcher",
             "{:?} (peer {}): {error}; closing the channel",
-            cx.token(),
+            cx.label(),
             cx.peer_addr().map_or_else(|_| "unknown".to_string(), |a| a.to_string())
         );
         cx.close();

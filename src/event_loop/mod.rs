@@ -51,7 +51,7 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 ///    asked and the selector is told only of a changed answer.
 /// 3. Due timers fire (`handle_timer`), then closures sent with
 ///    [`LoopHandle::call_soon_threadsafe`] run.
-/// 4. Channels reached with [`Context::get_mut`] or [`Context::wake`] are asked
+/// 4. Channels reached with [`Context::get_mut`] or [`Context::refresh`] are asked
 ///    `readable()`/`writable()` again. An iteration costs O(ready + changed), not
 ///    O(channels) as in asyncore.
 ///
@@ -194,6 +194,8 @@ impl<S: 'static> EventLoop<S> {
 
     /// How many times the loop has changed a registration's interest in the selector
     /// (`Selector::modify` calls) since it was made: a steady-state server should add none.
+    /// For the crate's tests and benchmarks; not part of the API.
+    #[doc(hidden)]
     pub fn interest_changes(&self) -> u64 {
         self.core.modify_calls()
     }
