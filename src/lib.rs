@@ -137,7 +137,9 @@ mod event_loop;
 pub mod net;
 pub mod selector;
 
-pub use event_loop::{Context, Dispatcher, EventLoop, IoSource, LoopHandle, TimerId, Token};
+pub use event_loop::{
+    Context, Dispatcher, EventLoop, IoSource, LoopHandle, SendBuffer, TimerId, Token,
+};
 /// The `socket2` crate this crate's signatures use (`Socket`, `SockAddr`, `Domain`, …):
 /// name it through this re-export, so that its version is always the one `ioloop` speaks.
 ///

@@ -12,6 +12,7 @@ mod dispatcher;
 mod handle;
 mod io_source;
 mod os_errors;
+mod send_buffer;
 mod timers;
 mod token;
 
@@ -26,6 +27,7 @@ pub use context::Context;
 pub use dispatcher::Dispatcher;
 pub use handle::LoopHandle;
 pub use io_source::IoSource;
+pub use send_buffer::SendBuffer;
 pub use timers::TimerId;
 pub use token::Token;
 
