@@ -21,7 +21,7 @@ callbacks=$(( (rounds + 1) * (100 + 10000) ))
 command -v valgrind >/dev/null || { echo "callgrind_dispatch: valgrind is not installed" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 export CARGO_PROFILE_BENCH_DEBUG=true
-bench=$(cargo bench --bench dispatch --no-run --message-format=json 2>/dev/null |
+bench=$(cargo bench -p ioloop-benches --bench dispatch --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$bench" ] || { echo "callgrind_dispatch: could not build benches/dispatch.rs" >&2; exit 1; }
 out=${OUT_DIR:-target/callgrind}

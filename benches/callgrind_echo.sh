@@ -28,7 +28,7 @@ peers=("$@")
 command -v valgrind >/dev/null || { echo "callgrind_echo: valgrind is not installed" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 export CARGO_PROFILE_BENCH_DEBUG=true
-bench=$(cargo bench --bench echo --no-run --message-format=json 2>/dev/null |
+bench=$(cargo bench -p ioloop-benches --bench echo --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$bench" ] || { echo "callgrind_echo: could not build benches/echo/" >&2; exit 1; }
 out=${OUT_DIR:-target/callgrind}

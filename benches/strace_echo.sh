@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 peer=${1:-ioloop-epoll}
 scenario=${2:-throughput}
 secs=${3:-2}
-bin=$(cargo bench --no-run --bench echo --message-format=json 2>/dev/null |
+bin=$(cargo bench -p ioloop-benches --no-run --bench echo --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [[ -x $bin ]] || { echo "no echo bench binary" >&2; exit 1; }
 dir=$(mktemp -d)

@@ -28,6 +28,10 @@ if [[ -f $src/rsend.rs && ( ! -f $rtstartup/rsend.o || $src/rsend.rs -nt $rtstar
 fi
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="-L native=$rtstartup"
 
+# cargo runs here on both default members of the workspace, the crate and benches/: clippy
+# type-checks the bench programs for every target, and Windows' `cargo test` builds and runs
+# the test targets only (the member's one test is the framer's property test), never the
+# bench programs.
 # The Windows tests run one at a time: Wine's socket emulation is slow to start, and the
 # suite's descriptor-heavy tests are kinder to it serially.
 bash "$cross_check" -q --clippy "$@" -- --locked -- --test-threads=1

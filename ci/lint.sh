@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Formatting, lints and docs: the checks that need no network and no second platform.
+# Formatting, lints and docs: the checks that need no network and no second platform, for
+# the whole workspace (the crate and the benches member, benches/Cargo.toml).
 # Usable by hand: `bash ci/lint.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo doc --no-deps (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked

@@ -12,7 +12,7 @@ use crate::cpu_clock::CpuClock;
 static CHILDREN: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/echo/servers/asyncore_echo.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("echo/servers/asyncore_echo.py")
 }
 
 /// Whether `python3` runs and still has asyncore (removed in Python 3.12).
