@@ -115,6 +115,7 @@ fn listen(args: &common::Args) -> io::Result<Socket> {
 }
 
 fn main() {
+    common::log_to_stderr(log::LevelFilter::Warn);
     let args = common::parse_args("An echo server on the selectors layer alone.", &[]);
     if let Err(e) = run(&args) {
         eprintln!("selector_callbacks: {e}");

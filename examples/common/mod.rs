@@ -1,5 +1,6 @@
 //! What every example server shares: the command line (`--addr`, `--selector`), the one
-//! `listening on IP:PORT` line, and a clean exit on SIGINT/SIGTERM (Ctrl-C on Windows).
+//! `listening on IP:PORT` line, a clean exit on SIGINT/SIGTERM (Ctrl-C on Windows), and the
+//! log on stderr (`RUST_LOG`).
 //!
 //! Each example includes this file with `#[path = "common/mod.rs"] mod common;`.
 
@@ -137,23 +138,22 @@ pub fn stop_on_signal_with(on_signal: impl Fn() + Send + 'static) {
     }
 }
 
-/// A logger that prints records at `level` and above to stderr (the library only logs;
-/// printing is the program's choice).
-pub fn log_to_stderr(level: log::LevelFilter) {
-    struct Stderr;
-    impl log::Log for Stderr {
-        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-            metadata.level() <= log::max_level()
-        }
-        fn log(&self, record: &log::Record<'_>) {
-            if self.enabled(record.metadata()) {
-                eprintln!("{} {}: {}", record.level(), record.target(), record.args());
-            }
-        }
-        fn flush(&self) {}
-    }
-    static LOGGER: Stderr = Stderr;
-    if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(level);
-    }
+/// Sends log records to stderr, one line each (`LEVEL target: message`), through
+/// `env_logger`: `RUST_LOG` chooses what is shown, as in any Rust program (`RUST_LOG=debug`,
+/// `RUST_LOG=ioloop=trace`), and `default` applies when it is unset. The library only logs;
+/// printing is the program's choice.
+pub fn log_to_stderr(default: log::LevelFilter) {
+    let env = env_logger::Env::default().default_filter_or(default.as_str());
+    let _ = env_logger::Builder::from_env(env)
+        .target(env_logger::Target::Stderr)
+        .format(|out, record| {
+            writeln!(
+                out,
+                "{} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .try_init();
 }

@@ -36,7 +36,8 @@ use ioloop::{EventLoop, net};
 use echo::Server;
 
 fn main() {
-    env_logger_lite();
+    // Errors the loop logs (a handler's failure) go to stderr.
+    common::log_to_stderr(log::LevelFilter::Warn);
     let args = common::parse_args("A byte-exact echo server on the asyncore layer.", &[]);
     if let Err(e) = run(&args) {
         eprintln!("echo_server: {e}");
@@ -53,9 +54,4 @@ fn run(args: &common::Args) -> io::Result<()> {
     common::stop_on_signal_with(move || handle.stop());
     common::announce(local);
     event_loop.run()
-}
-
-/// Errors the loop logs (a handler's failure) go to stderr.
-fn env_logger_lite() {
-    common::log_to_stderr(log::LevelFilter::Warn);
 }
