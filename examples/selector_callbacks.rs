@@ -23,8 +23,9 @@
 //! memory beyond one read buffer per connection.
 //!
 //! Run: `cargo run --example selector_callbacks -- --addr 127.0.0.1:7000 --selector poll`
-//! (`--selector auto` is the default; `IOLOOP_SELECTOR` is not consulted when the flag is
-//! given). Prints `listening on IP:PORT`; exits 0 on SIGINT/SIGTERM.
+//! (`--selector auto`, the default, takes the backend `IOLOOP_SELECTOR` names, as
+//! `SelectorMap::new` does: `IOLOOP_SELECTOR=select cargo run --example selector_callbacks`).
+//! Prints `listening on IP:PORT`; exits 0 on SIGINT/SIGTERM.
 
 #[path = "common/mod.rs"]
 mod common;

@@ -12,14 +12,15 @@ use std::process;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ioloop::selector::{SelectorKind, Waker};
+use ioloop::selector::{SELECTOR_ENV, SelectorKind, Waker};
 
 /// The options every example server takes.
 #[derive(Debug)]
 pub struct Args {
     /// Where to listen (`--addr`, default `127.0.0.1:0`: a free port, printed at start).
     pub addr: SocketAddr,
-    /// The selector backend (`--selector`, default `auto`).
+    /// The selector backend (`--selector`, default `auto`: `IOLOOP_SELECTOR` if it is set,
+    /// else the platform's best).
     pub selector: SelectorKind,
     /// Options this example reads itself (`--name value` pairs).
     pub extra: Vec<(String, String)>,
@@ -47,6 +48,10 @@ pub fn parse_args(about: &str, extra: &[&str]) -> Args {
                 "usage: {program} [--addr HOST:PORT] [--selector auto|{}]{}",
                 kinds(),
                 extra_usage(extra)
+            );
+            eprintln!(
+                "--selector auto (the default) takes {SELECTOR_ENV} when it is set, else {}",
+                SelectorKind::best()
             );
             eprintln!("{about}");
             process::exit(2);
@@ -103,8 +108,20 @@ fn try_parse(mut argv: impl Iterator<Item = String>, extra: &[&str]) -> Result<A
             other => return Err(format!("unknown option --{other}")),
         }
     }
-    args.selector = SelectorKind::choose(&selector).map_err(|e| format!("--selector: {e}"))?;
+    args.selector = choose_selector(&selector)?;
     Ok(args)
+}
+
+/// `auto` is the library's own default, `SelectorKind::from_env`: the kind `IOLOOP_SELECTOR`
+/// names (an unknown or unavailable one is an error, not silently replaced), else the best.
+/// Any other name is that kind, whatever the variable says.
+fn choose_selector(name: &str) -> Result<SelectorKind, String> {
+    let name = name.trim();
+    if name.is_empty() || name.eq_ignore_ascii_case("auto") {
+        SelectorKind::from_env().map_err(|e| format!("--selector auto: {e}"))
+    } else {
+        SelectorKind::choose(name).map_err(|e| format!("--selector: {e}"))
+    }
 }
 
 /// Prints the one line scripts and tests wait for, and flushes it.
