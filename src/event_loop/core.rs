@@ -134,7 +134,7 @@ impl<S: 'static> Core<S> {
         };
         let io = channel.io.take().expect("an open channel has its source");
         let running = channel.dispatcher.is_none();
-        if let Err(e) = self.selector.unregister(io.raw()) {
+        if let Err(e) = self.selector.unregister(io.borrow()) {
             log::warn!(target: "ioloop::event_loop", "{token:?}: unregister failed: {e}");
         }
         drop(io);
@@ -171,14 +171,14 @@ impl<S: 'static> Core<S> {
             if interest == channel.registered {
                 continue;
             }
-            let raw = channel
-                .io
-                .as_ref()
-                .map(IoSource::raw)
-                .expect("open channel");
             channel.registered = interest;
             self.modify_calls += 1;
-            if let Err(e) = self.selector.modify(raw, token.to_key(), interest) {
+            let source = self.channels[token.slot]
+                .io
+                .as_ref()
+                .map(IoSource::borrow)
+                .expect("open channel");
+            if let Err(e) = self.selector.modify(source, token.to_key(), interest) {
                 log::error!(target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
                 // The selector dropped the registration already; close without it.
                 if let Some(channel) = self.channel_mut(token) {

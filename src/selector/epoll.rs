@@ -21,7 +21,7 @@ use super::deadline::{WaitOnce, select_until};
 use super::registrations::Registrations;
 use super::source::borrow_raw;
 use super::waker::WakeReceiver;
-use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+use super::{BorrowedSource, Events, Interest, RawSource, Selector, SelectorKind, Source, Waker};
 
 /// The key of the wake-up socket; registration slots never reach it.
 const WAKE_KEY: u64 = u64::MAX;
@@ -49,7 +49,7 @@ const MAX_BUFFER: usize = 65_536;
 /// let mut events = Events::new();
 /// selector.select(&mut events, Some(Duration::from_secs(5)))?;
 /// assert_eq!(events.iter().next().map(|e| e.key()), Some(7));
-/// selector.unregister(listener.raw_source())?;
+/// selector.unregister(listener.as_source())?;
 /// # std::io::Result::Ok(())
 /// ```
 pub struct EpollSelector {
@@ -144,8 +144,13 @@ impl Selector for EpollSelector {
         Ok(())
     }
 
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn modify(
+        &mut self,
+        source: BorrowedSource<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let slot = self.registrations.find(source.raw_source())?;
         let registration = self
             .registrations
             .get_mut(slot)
@@ -156,24 +161,23 @@ impl Selector for EpollSelector {
             return Ok(());
         }
         registration.interest = interest;
-        // SAFETY: a registered source is open (register's contract); one validating call.
-        let fd = unsafe { borrow_raw(source) };
         let data = epoll::EventData::new_u64(slot as u64);
-        if let Err(e) = epoll::modify(&self.epoll, fd, data, epoll_flags(interest)) {
+        if let Err(e) = epoll::modify(&self.epoll, source, data, epoll_flags(interest)) {
             self.registrations.remove(slot);
-            let _ = epoll::delete(&self.epoll, fd);
+            let _ = epoll::delete(&self.epoll, source);
             return Err(e.into());
         }
         Ok(())
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()> {
+        let raw = source.raw_source();
+        let slot = self.registrations.find(raw)?;
         self.registrations.remove(slot);
-        // SAFETY: the number goes to one epoll_ctl, which validates it; a source closed
-        // before unregistering gives EBADF or ENOENT, swallowed below as Python does.
-        if let Err(e) = epoll::delete(&self.epoll, unsafe { borrow_raw(source) }) {
-            log::debug!(target: "ioloop::selector", "unregister of {source:?}: epoll_ctl(DEL) failed ({e}); ignored");
+        // A source closed while registered, its number reused, gives ENOENT: swallowed
+        // below as Python does.
+        if let Err(e) = epoll::delete(&self.epoll, source) {
+            log::debug!(target: "ioloop::selector", "unregister of {raw:?}: epoll_ctl(DEL) failed ({e}); ignored");
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ use super::deadline::{WaitOnce, select_until};
 use super::registrations::Registrations;
 use super::source::borrow_raw;
 use super::waker::WakeReceiver;
-use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+use super::{BorrowedSource, Events, Interest, RawSource, Selector, SelectorKind, Source, Waker};
 
 /// The OS event buffer starts this large and doubles as registrations grow, up to
 /// [`MAX_BUFFER`]; more ready sources than that are reported over several calls, which
@@ -44,7 +44,7 @@ const MAX_BUFFER: usize = 65_536;
 /// let mut events = Events::new();
 /// selector.select(&mut events, Some(Duration::from_secs(5)))?;
 /// assert_eq!(events.iter().next().map(|e| e.key()), Some(7));
-/// selector.unregister(listener.raw_source())?;
+/// selector.unregister(listener.as_source())?;
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Debug)]
@@ -136,8 +136,13 @@ impl Selector for NativeSelector {
         Ok(())
     }
 
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn modify(
+        &mut self,
+        source: BorrowedSource<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let slot = self.registrations.find(source.raw_source())?;
         let registration = self
             .registrations
             .get_mut(slot)
@@ -149,29 +154,26 @@ impl Selector for NativeSelector {
         }
         registration.interest = interest;
         let mode = self.mode(interest);
-        // SAFETY: `source` is registered, so by `register`'s contract it is still open; the
-        // borrow lasts for this one call.
-        let modified = self.poller.modify_with_mode(
-            unsafe { borrow_raw(source) },
-            polling_event(slot, interest),
-            mode,
-        );
+        let modified = self
+            .poller
+            .modify_with_mode(source, polling_event(slot, interest), mode);
         if let Err(e) = modified {
             self.registrations.remove(slot);
-            // SAFETY: as above; the removal's own failure is irrelevant next to `e`.
-            let _ = self.poller.delete(unsafe { borrow_raw(source) });
+            // The removal's own failure is irrelevant next to `e`.
+            let _ = self.poller.delete(source);
             return Err(e);
         }
         Ok(())
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()> {
+        let raw = source.raw_source();
+        let slot = self.registrations.find(raw)?;
         self.registrations.remove(slot);
-        // SAFETY: the number goes to one epoll_ctl/kevent/AFD call, which validates it; a
-        // source closed before unregistering gives an error, swallowed below.
-        if let Err(e) = self.poller.delete(unsafe { borrow_raw(source) }) {
-            log::debug!(target: "ioloop::selector", "unregister of {source:?}: OS removal failed ({e}); ignored");
+        // A source closed while registered, its number reused, gives an error: swallowed
+        // below as Python does.
+        if let Err(e) = self.poller.delete(source) {
+            log::debug!(target: "ioloop::selector", "unregister of {raw:?}: OS removal failed ({e}); ignored");
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use super::deadline::{WaitOnce, select_until};
 use super::registrations::Registrations;
 use super::source::borrow_raw;
 use super::waker::WakeReceiver;
-use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+use super::{BorrowedSource, Events, Interest, RawSource, Selector, SelectorKind, Source, Waker};
 
 /// Python's `selectors.PollSelector`: poll(2), on every Unix.
 ///
@@ -133,8 +133,13 @@ impl Selector for PollSelector {
         Ok(())
     }
 
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn modify(
+        &mut self,
+        source: BorrowedSource<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let slot = self.registrations.find(source.raw_source())?;
         let registration = self
             .registrations
             .get_mut(slot)
@@ -147,8 +152,8 @@ impl Selector for PollSelector {
         Ok(())
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()> {
+        let slot = self.registrations.find(source.raw_source())?;
         let registration = self.registrations.remove(slot);
         if registration.position != PARKED {
             self.remove_position(registration.position);

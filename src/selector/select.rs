@@ -14,7 +14,7 @@ use super::deadline::{WaitOnce, select_until};
 use super::fd_set::{self, FdSet};
 use super::registrations::Registrations;
 use super::waker::WakeReceiver;
-use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+use super::{BorrowedSource, Events, Interest, RawSource, Selector, SelectorKind, Source, Waker};
 
 /// Python's `selectors.SelectSelector`: select(2) on Unix, Winsock `select` on Windows.
 ///
@@ -168,8 +168,13 @@ impl Selector for SelectSelector {
         Ok(())
     }
 
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn modify(
+        &mut self,
+        source: BorrowedSource<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let slot = self.registrations.find(source.raw_source())?;
         let registration = self
             .registrations
             .get_mut(slot)
@@ -179,8 +184,8 @@ impl Selector for SelectSelector {
         Ok(())
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
+    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()> {
+        let slot = self.registrations.find(source.raw_source())?;
         self.registrations.remove(slot);
         Ok(())
     }
