@@ -990,6 +990,25 @@ fn closed_descriptor_is_refused_at_register() {
     });
 }
 
+/// `-1` (Unix) and `INVALID_SOCKET` (Windows) are refused before any backend borrows them:
+/// a borrowed handle holding either would be undefined behaviour.
+#[test]
+fn the_invalid_number_is_refused_at_register() {
+    #[cfg(unix)]
+    let invalid: ioloop::selector::RawSource = -1;
+    #[cfg(windows)]
+    let invalid: ioloop::selector::RawSource = !0;
+    for_each_kind(|kind| {
+        let mut sel = selector(kind);
+        let mut events = Events::new();
+        // SAFETY: deliberately invalid; `register` refuses it before using it.
+        let err = unsafe { sel.register(invalid, 1, Interest::READ) }.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert_eq!(sel.len(), 0);
+        expect_no_events(&mut sel, &mut events);
+    });
+}
+
 /// As Python's test: a descriptor that really was open and has been closed.
 #[cfg(unix)]
 #[test]

@@ -11,17 +11,18 @@
 //! reports hang-ups whatever the interest and a level-triggered hang-up would spin the loop.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
 
-use super::deadline::{WaitOnce, select_until};
-use super::registrations::Registrations;
+use super::backend::Backend;
+use super::deadline::WaitOnce;
+use super::registrations::{Registration, Registrations};
 use super::source::borrow_raw;
 use super::waker::WakeReceiver;
-use super::{BorrowedSource, Events, Interest, RawSource, Selector, SelectorKind, Source, Waker};
+use super::{Events, Interest, RawSource, SelectorKind};
 
 /// The key of the wake-up socket; registration slots never reach it.
 const WAKE_KEY: u64 = u64::MAX;
@@ -92,9 +93,7 @@ impl EpollSelector {
     pub fn new() -> io::Result<EpollSelector> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let wake = WakeReceiver::with_socket()?;
-        let wake_source = wake.source().expect("a socket receiver has a source");
-        // SAFETY: the wake-up socket is owned by `wake`, which lives as long as `epoll`.
-        let wake_fd = unsafe { borrow_raw(wake_source) };
+        let wake_fd = wake.as_source().expect("a socket receiver has a source");
         epoll::add(
             &epoll,
             wake_fd,
@@ -120,78 +119,50 @@ impl EpollSelector {
     }
 }
 
-impl Selector for EpollSelector {
-    fn kind(&self) -> SelectorKind {
-        SelectorKind::Epoll
+impl Backend for EpollSelector {
+    const KIND: SelectorKind = SelectorKind::Epoll;
+
+    fn registrations(&self) -> &Registrations {
+        &self.registrations
     }
 
-    unsafe fn register(
+    fn registrations_mut(&mut self) -> &mut Registrations {
+        &mut self.registrations
+    }
+
+    fn wake_receiver(&self) -> &WakeReceiver {
+        &self.wake
+    }
+
+    unsafe fn os_register(
         &mut self,
         source: RawSource,
-        key: usize,
+        slot: usize,
         interest: Interest,
     ) -> io::Result<()> {
-        let slot = self.registrations.insert(source, key, interest)?;
         // SAFETY: the caller keeps `register`'s contract (the source stays open while
-        // registered); epoll_ctl validates the number anyway.
+        // registered), and the borrow ends with this one epoll_ctl.
         let fd = unsafe { borrow_raw(source) };
         let data = epoll::EventData::new_u64(slot as u64);
-        if let Err(e) = epoll::add(&self.epoll, fd, data, epoll_flags(interest)) {
-            self.registrations.remove(slot);
-            return Err(e.into());
-        }
+        epoll::add(&self.epoll, fd, data, epoll_flags(interest))?;
         self.grow_buffer();
         Ok(())
     }
 
-    fn modify(
+    fn os_modify(
         &mut self,
-        source: BorrowedSource<'_>,
-        key: usize,
+        source: BorrowedFd<'_>,
+        slot: usize,
         interest: Interest,
     ) -> io::Result<()> {
-        let slot = self.registrations.find(source.raw_source())?;
-        let registration = self
-            .registrations
-            .get_mut(slot)
-            .expect("slot of a found source");
-        // The kernel knows the slot, not the key: a new key alone needs no system call.
-        registration.key = key;
-        if registration.interest == interest {
-            return Ok(());
-        }
-        registration.interest = interest;
         let data = epoll::EventData::new_u64(slot as u64);
-        if let Err(e) = epoll::modify(&self.epoll, source, data, epoll_flags(interest)) {
-            self.registrations.remove(slot);
-            let _ = epoll::delete(&self.epoll, source);
-            return Err(e.into());
-        }
+        epoll::modify(&self.epoll, source, data, epoll_flags(interest))?;
         Ok(())
     }
 
-    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()> {
-        let raw = source.raw_source();
-        let slot = self.registrations.find(raw)?;
-        self.registrations.remove(slot);
-        // A source closed while registered, its number reused, gives ENOENT: swallowed
-        // below as Python does.
-        if let Err(e) = epoll::delete(&self.epoll, source) {
-            log::debug!(target: "ioloop::selector", "unregister of {raw:?}: epoll_ctl(DEL) failed ({e}); ignored");
-        }
+    fn os_unregister(&mut self, source: BorrowedFd<'_>, _: &Registration) -> io::Result<()> {
+        epoll::delete(&self.epoll, source)?;
         Ok(())
-    }
-
-    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        select_until(self, events, timeout)
-    }
-
-    fn waker(&self) -> Waker {
-        self.wake.waker()
-    }
-
-    fn len(&self) -> usize {
-        self.registrations.len()
     }
 }
 

@@ -54,6 +54,7 @@
 //! This layer is for code that manages its own sources. For owned sources and user data per
 //! key, Python's `selector.register(sock, events, data)` style, use [`SelectorMap`].
 
+mod backend;
 mod deadline;
 mod default;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -115,7 +116,15 @@ pub use waker::Waker;
 /// selector.unregister(listener.as_source())?;
 /// # std::io::Result::Ok(())
 /// ```
-pub trait Selector: std::fmt::Debug {
+///
+/// # Sealed
+///
+/// This trait is implemented by the types above and cannot be implemented outside this
+/// crate. A backend has to keep the whole contract (one event per source masked to its
+/// interest, the merging of several OS reports, the error and registration rules), and the
+/// crate's backends share that bookkeeping internally; opening the trait would freeze those
+/// internals as public API. Use it as a bound (`S: Selector`) or as `dyn Selector`.
+pub trait Selector: sealed::Sealed + std::fmt::Debug {
     /// Which backend this is.
     fn kind(&self) -> SelectorKind;
 
@@ -123,9 +132,10 @@ pub trait Selector: std::fmt::Debug {
     ///
     /// # Errors
     ///
-    /// `AlreadyExists` if the source is registered already; the OS's error if it refuses the
-    /// source (epoll: `PermissionDenied` for a regular file; poll and select: a closed
-    /// descriptor is refused up front with `EBADF`). On error nothing stays registered.
+    /// `AlreadyExists` if the source is registered already; `InvalidInput` for `-1` (Unix)
+    /// or `INVALID_SOCKET` (Windows); the OS's error if it refuses the source (epoll:
+    /// `PermissionDenied` for a regular file; poll and select: a closed descriptor is refused
+    /// up front with `EBADF`). On error nothing stays registered.
     ///
     /// # Safety
     ///
@@ -187,4 +197,14 @@ pub trait Selector: std::fmt::Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The supertrait that seals [`Selector`]: public inside a private module, so other crates can
+/// neither name nor implement it.
+mod sealed {
+    /// Implemented by the crate's backends and [`DefaultSelector`](super::DefaultSelector).
+    pub trait Sealed {}
+
+    impl<B: super::backend::Backend> Sealed for B {}
+    impl Sealed for super::DefaultSelector {}
 }

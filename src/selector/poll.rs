@@ -6,15 +6,17 @@
 //! as poll(2) itself is.
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 
-use super::deadline::{WaitOnce, select_until};
-use super::registrations::Registrations;
+use super::backend::Backend;
+use super::deadline::WaitOnce;
+use super::registrations::{Registration, Registrations};
 use super::source::borrow_raw;
 use super::waker::WakeReceiver;
-use super::{BorrowedSource, Events, Interest, RawSource, Selector, SelectorKind, Source, Waker};
+use super::{Events, Interest, RawSource, SelectorKind};
 
 /// Python's `selectors.PollSelector`: poll(2), on every Unix.
 ///
@@ -113,64 +115,46 @@ impl PollSelector {
     }
 }
 
-impl Selector for PollSelector {
-    fn kind(&self) -> SelectorKind {
-        SelectorKind::Poll
+impl Backend for PollSelector {
+    const KIND: SelectorKind = SelectorKind::Poll;
+
+    fn registrations(&self) -> &Registrations {
+        &self.registrations
     }
 
-    unsafe fn register(
+    fn registrations_mut(&mut self) -> &mut Registrations {
+        &mut self.registrations
+    }
+
+    fn wake_receiver(&self) -> &WakeReceiver {
+        &self.wake
+    }
+
+    unsafe fn os_register(
         &mut self,
         source: RawSource,
-        key: usize,
-        interest: Interest,
+        slot: usize,
+        _: Interest,
     ) -> io::Result<()> {
         // poll(2) accepts any number and reports POLLNVAL later; refuse a closed descriptor
         // now instead, as epoll and kqueue do.
-        // SAFETY: fcntl(F_GETFD) validates the number; the borrow ends with the call.
+        // SAFETY: the caller keeps `register`'s contract (the source is open); fcntl(F_GETFD)
+        // validates the number anyway, and the borrow ends with the call.
         rustix::io::fcntl_getfd(unsafe { borrow_raw(source) })?;
-        let slot = self.registrations.insert(source, key, interest)?;
         self.place(slot);
         Ok(())
     }
 
-    fn modify(
-        &mut self,
-        source: BorrowedSource<'_>,
-        key: usize,
-        interest: Interest,
-    ) -> io::Result<()> {
-        let slot = self.registrations.find(source.raw_source())?;
-        let registration = self
-            .registrations
-            .get_mut(slot)
-            .expect("slot of a found source");
-        registration.key = key;
-        if registration.interest != interest {
-            registration.interest = interest;
-            self.place(slot);
-        }
+    fn os_modify(&mut self, _: BorrowedFd<'_>, slot: usize, _: Interest) -> io::Result<()> {
+        self.place(slot);
         Ok(())
     }
 
-    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()> {
-        let slot = self.registrations.find(source.raw_source())?;
-        let registration = self.registrations.remove(slot);
+    fn os_unregister(&mut self, _: BorrowedFd<'_>, registration: &Registration) -> io::Result<()> {
         if registration.position != PARKED {
             self.remove_position(registration.position);
         }
         Ok(())
-    }
-
-    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        select_until(self, events, timeout)
-    }
-
-    fn waker(&self) -> Waker {
-        self.wake.waker()
-    }
-
-    fn len(&self) -> usize {
-        self.registrations.len()
     }
 }
 
