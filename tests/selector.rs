@@ -1222,3 +1222,30 @@ fn wake_after_the_selector_is_dropped_is_a_no_op() {
         }
     });
 }
+
+fn assert_send<T: Send>() {}
+
+/// As mio's `Poll` and polling's `Poller`: a selector may be made on one thread and used
+/// on another (a server built before its thread is spawned).
+#[test]
+fn selectors_can_move_to_another_thread() {
+    assert_send::<DefaultSelector>();
+    assert_send::<NativeSelector>();
+    assert_send::<SelectSelector>();
+    #[cfg(unix)]
+    assert_send::<ioloop::selector::PollSelector>();
+    for_each_kind(|kind| {
+        let (a, b) = tcp_pair();
+        let mut sel = selector(kind);
+        register(&mut sel, &a, 1, Interest::READ).unwrap();
+        send(&b, b"x");
+        let mut sel = std::thread::spawn(move || {
+            let mut events = Events::new();
+            expect_events(&mut sel, &mut events, &[(1, Interest::READ)]);
+            sel
+        })
+        .join()
+        .unwrap();
+        sel.unregister(a.as_source()).unwrap();
+    });
+}

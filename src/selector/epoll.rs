@@ -56,7 +56,7 @@ const MAX_BUFFER: usize = 65_536;
 pub struct EpollSelector {
     epoll: OwnedFd,
     registrations: Registrations,
-    buffer: Vec<epoll::Event>,
+    buffer: EventBuffer,
     wake: WakeReceiver,
     woken: bool,
 }
@@ -69,6 +69,16 @@ impl std::fmt::Debug for EpollSelector {
             .finish_non_exhaustive()
     }
 }
+
+/// The `epoll_wait` buffer. The data of an `epoll::Event` is a union that can hold a pointer,
+/// which makes the type `!Send`; this backend only ever stores integers in it.
+struct EventBuffer(Vec<epoll::Event>);
+
+// SAFETY: an `epoll::Event` is plain data but for its data union's pointer variant. This
+// backend writes the data only with `EventData::new_u64` (slots and `WAKE_KEY`), which the
+// kernel hands back verbatim, and reads it only with `u64()`: no pointer is ever stored, so
+// moving the buffer to another thread moves integers.
+unsafe impl Send for EventBuffer {}
 
 fn epoll_flags(interest: Interest) -> epoll::EventFlags {
     let mut flags = epoll::EventFlags::empty();
@@ -103,7 +113,7 @@ impl EpollSelector {
         Ok(EpollSelector {
             epoll,
             registrations: Registrations::default(),
-            buffer: Vec::with_capacity(MIN_BUFFER),
+            buffer: EventBuffer(Vec::with_capacity(MIN_BUFFER)),
             wake,
             woken: false,
         })
@@ -113,8 +123,8 @@ impl EpollSelector {
         let wanted = (self.registrations.len() + 1)
             .next_power_of_two()
             .clamp(MIN_BUFFER, MAX_BUFFER);
-        if wanted > self.buffer.capacity() {
-            self.buffer = Vec::with_capacity(wanted);
+        if wanted > self.buffer.0.capacity() {
+            self.buffer.0 = Vec::with_capacity(wanted);
         }
     }
 }
@@ -169,14 +179,11 @@ impl Backend for EpollSelector {
 impl WaitOnce for EpollSelector {
     fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
         let timespec = super::deadline::timespec(wait);
-        self.buffer.clear();
-        epoll::wait(
-            &self.epoll,
-            spare_capacity(&mut self.buffer),
-            timespec.as_ref(),
-        )?;
+        let buffer = &mut self.buffer.0;
+        buffer.clear();
+        epoll::wait(&self.epoll, spare_capacity(buffer), timespec.as_ref())?;
         self.registrations.start_round();
-        for event in &self.buffer {
+        for event in &self.buffer.0 {
             let (flags, key) = (event.flags, event.data.u64());
             if key == WAKE_KEY {
                 self.woken = true;

@@ -25,6 +25,9 @@
 //!   that long (rounded up to whole milliseconds where the OS counts in milliseconds).
 //!   A signal (`EINTR`) is retried with the time left; it is never an error.
 //! - **A [`Waker`] ends a blocking `select` from any thread,** on every backend.
+//! - **Selectors are `Send`** (as mio's `Poll` and polling's `Poller`): one can be made on
+//!   one thread and used on another. A [`SelectorMap`] is `Send` when its sources and data
+//!   are.
 //! - **No undefined behaviour for any descriptor.** The select backend sizes its sets at run
 //!   time, so descriptors above `FD_SETSIZE` (1024) work.
 //!
