@@ -1,10 +1,9 @@
 //! The bookkeeping every backend shares, written once.
 //!
-//! A backend ([`EpollSelector`](super::EpollSelector), `NativeSelector` over `polling`,
-//! [`PollSelector`](super::PollSelector), [`SelectSelector`](super::SelectSelector))
-//! implements [`Backend`]: what to tell the OS when a registration is added, changed or
-//! removed, and one OS wait ([`WaitOnce`]). The blanket [`Selector`] impl below does the rest,
-//! the same way for all of them:
+//! A backend (`EpollSelector`, `NativeSelector` over `polling`, `PollSelector`,
+//! `SelectSelector`) implements [`Backend`]: what to tell the OS when a registration is
+//! added, changed or removed, and one OS wait ([`WaitOnce`]). The blanket [`Selector`] impl
+//! below does the rest, the same way for all of them:
 //!
 //! - `AlreadyExists` and `NotFound` from the [`Registrations`] table, before any system call;
 //! - a registration the OS refuses is taken out of the table again;
