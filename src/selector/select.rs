@@ -173,10 +173,13 @@ impl Backend for SelectSelector {
     unsafe fn os_register(&mut self, source: RawSource, _: usize, _: Interest) -> io::Result<()> {
         // select(2) would fail later, for every source at once; refuse a closed descriptor
         // now instead, as epoll and kqueue do.
-        // SAFETY: the caller keeps `register`'s contract (the source is open); fcntl(F_GETFD)
-        // validates the number anyway, and the borrow ends with the call.
         #[cfg(unix)]
-        rustix::io::fcntl_getfd(unsafe { super::source::borrow_raw(source) })?;
+        {
+            // SAFETY: the caller keeps `register`'s contract (the source is open);
+            // fcntl(F_GETFD) validates the number anyway, and the borrow ends with the call.
+            let fd = unsafe { super::source::borrow_raw(source) };
+            rustix::io::fcntl_getfd(fd)?;
+        }
         #[cfg(windows)]
         let _ = source;
         Ok(())
