@@ -154,6 +154,7 @@
 //! | (none) | [`map.waker()`](selector::SelectorMap::waker): end a blocking `select` from another thread |
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -88,7 +88,7 @@ fn descriptors_above_fd_setsize_are_reported_on_every_backend() {
             .max_by_key(|(_, (reader, _))| reader.raw_source())
             .unwrap();
         assert!(reader.raw_source() > 1024);
-        sel.modify(writer.raw_source(), 2 * index + 1, Interest::NONE)
+        sel.modify(writer.as_source(), 2 * index + 1, Interest::NONE)
             .unwrap();
         let mut writer_ref: &UnixStream = writer;
         writer_ref.write_all(b"!").unwrap();
@@ -114,8 +114,8 @@ fn descriptors_above_fd_setsize_are_reported_on_every_backend() {
         reader_ref.read_exact(&mut byte).unwrap();
 
         for (reader, writer) in &pairs {
-            sel.unregister(reader.raw_source()).unwrap();
-            sel.unregister(writer.raw_source()).unwrap();
+            sel.unregister(reader.as_source()).unwrap();
+            sel.unregister(writer.as_source()).unwrap();
         }
         assert!(sel.is_empty());
     });

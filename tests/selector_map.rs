@@ -347,3 +347,24 @@ fn map_of_an_unavailable_kind_is_unsupported() {
         }
     }
 }
+
+/// A map of `Send` sources and data is `Send`, as its selector is: it may be filled on one
+/// thread and served on another.
+#[test]
+fn map_of_send_sources_and_data_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<SelectorMap<TcpStream, Box<dyn FnMut() + Send>>>();
+    for_each_kind(|kind| {
+        let (a, b) = tcp_pair();
+        let mut map: SelectorMap<TcpStream, &'static str> = SelectorMap::with_kind(kind).unwrap();
+        let key = map.register(a, Interest::READ, "a").unwrap();
+        send(&b, b"x");
+        let map = std::thread::spawn(move || {
+            expect_key(&mut map, key, Interest::READ);
+            map
+        })
+        .join()
+        .unwrap();
+        assert_eq!(map.data(key), Some(&"a"));
+    });
+}

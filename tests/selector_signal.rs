@@ -93,7 +93,7 @@ mod unix {
         assert!(events.is_empty(), "{events:?}");
         assert!(elapsed >= timeout, "returned early after {elapsed:?}");
         assert!(elapsed < SANITY, "{elapsed:?}");
-        sel.unregister(client.raw_source()).unwrap();
+        sel.unregister(client.as_source()).unwrap();
     }
 
     /// A select without timeout interrupted by a signal keeps waiting until it is woken.

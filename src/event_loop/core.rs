@@ -227,7 +227,6 @@ impl<S: 'static> Core<S> {
         Ok(token)
     }
 
-    /// Starts a non-blocking TCP connection to `addr` on a new channel.
     /// Starts a TCP connection to the first of `addrs` that the OS does not refuse at once;
     /// the rest are tried in turn if that one fails later (`Channel::fallbacks`).
     pub(crate) fn connect<D: Dispatcher<S>>(
@@ -325,7 +324,7 @@ impl<S: 'static> Core<S> {
 
     /// Unregisters a closed channel's source and drops it.
     pub(crate) fn release(&mut self, token: Token, io: IoSource) {
-        if let Err(e) = self.selector.unregister(io.raw()) {
+        if let Err(e) = self.selector.unregister(io.borrow()) {
             report!(Warn, target: "ioloop::event_loop", "{token:?}: unregister failed: {e}");
         }
         drop(io);
@@ -399,7 +398,7 @@ impl<S: 'static> Core<S> {
             return;
         }
         self.modify_calls += 1;
-        if let Err(e) = self.selector.modify(io.raw(), token.to_key(), interest) {
+        if let Err(e) = self.selector.modify(io.borrow(), token.to_key(), interest) {
             report!(Error, target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
             // The selector dropped the registration already: close without it.
             self.channels.remove(token.slot);

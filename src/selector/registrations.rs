@@ -19,7 +19,7 @@ pub(crate) struct Registration {
     pub(crate) source: RawSource,
     pub(crate) key: usize,
     pub(crate) interest: Interest,
-    /// The poll backend's index in its `pollfd` array (poll is Unix-only).
+    /// The poll backend's index in its poll list (poll is Unix-only).
     #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) position: usize,
     /// The `select` round in which this source was last reported, and where.
