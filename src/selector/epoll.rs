@@ -206,6 +206,7 @@ impl WaitOnce for EpollSelector {
         Ok(())
     }
 
+    #[inline]
     fn acknowledge_wake(&mut self) -> bool {
         // Only read the wake-up socket when epoll said it is readable: no extra system
         // call in a steady-state iteration.

@@ -98,12 +98,14 @@ impl Registrations {
     }
 
     /// Starts a new `select` round: what is reported from now on is merged per source.
+    #[inline]
     pub(crate) fn start_round(&mut self) {
         self.round += 1;
     }
 
     /// Reports OS readiness `raw` for `slot`, masked to its interest, into `events`; a second
     /// report for the same source in the same round is merged into the first.
+    #[inline]
     pub(crate) fn report(
         &mut self,
         events: &mut Events,
