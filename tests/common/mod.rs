@@ -7,9 +7,11 @@
 //! - [`net`]: loopback socket pairs and bounded blocking reads.
 //! - [`selector`]: driving a bare `Selector` and checking its events.
 //! - [`event_loop`]: driving an `EventLoop` in bounded steps, and a log for its callbacks.
+//! - [`chat`]: the chat-layer tests' recording state and listener.
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod chat;
 pub mod event_loop;
 pub mod kinds;
 pub mod net;
