@@ -8,11 +8,13 @@
 //! - [`selector`]: driving a bare `Selector` and checking its events.
 //! - [`event_loop`]: driving an `EventLoop` in bounded steps, and a log for its callbacks.
 //! - [`chat`]: the chat-layer tests' recording state and listener.
+//! - [`example`]: starting and stopping the example servers.
 
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod chat;
 pub mod event_loop;
+pub mod example;
 pub mod kinds;
 pub mod net;
 pub mod selector;
