@@ -1,5 +1,5 @@
-//! The helpers of the test binaries under tests/: each tests/NAME.rs declares
-//! `mod common;`. Each binary uses its own part.
+//! The helpers of every test binary under tests/: each tests/NAME.rs declares `mod common;`,
+//! tests/event_loop/main.rs includes this file with `#[path]`. Each binary uses its own part.
 //!
 //! - [`kinds`]: the selector kinds, and [`per_kind!`](kinds::per_kind), which turns a test
 //!   written once as `fn name(kind: SelectorKind)` into one `#[test]` per backend
