@@ -10,8 +10,8 @@ use std::time::Duration;
 use socket2::{SockAddr, Socket};
 
 use super::channel::Phase;
+use super::channel::Running;
 use super::core::{ACCEPT_PAUSE, Core};
-use super::dispatch::Running;
 use super::dispatcher::Dispatcher;
 use super::io_source::IoSource;
 use super::os_errors::{is_descriptor_exhaustion, is_disconnect};
@@ -330,7 +330,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// runs after the current one returns. Idempotent.
     pub fn close(&mut self) {
         if let Some(own) = self.own.as_deref_mut() {
-            own.close(self.core);
+            self.core.close_lent(own);
         }
     }
 

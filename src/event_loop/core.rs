@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::channel::{Channel, Phase};
-use super::dispatch::Running;
+use super::channel::{Channel, Phase, Running};
 use super::dispatcher::{AnyDispatcher, Dispatcher};
 use super::handle::Shared;
 use super::io_source::IoSource;
@@ -324,6 +323,14 @@ impl<S: 'static> Core<S> {
             self.release(token, io);
         }
         true
+    }
+
+    /// Closes the lent (running) channel now, idempotent: its source is unregistered and
+    /// closed, and no handler of it runs after the current one.
+    pub(crate) fn close_lent(&mut self, own: &mut Running) {
+        if let Some(io) = own.io.take() {
+            self.release(own.token, io);
+        }
     }
 
     /// Unregisters a closed channel's source and drops it.
