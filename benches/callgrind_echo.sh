@@ -44,7 +44,7 @@ for peer in "${peers[@]}"; do
     server=$!
     addr=
     for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on //p' "$log")
+        addr=$(sed -n 's/^listening on //p' "$log" 2>/dev/null || true) # the log may not exist yet
         [ -n "$addr" ] && break
         sleep 0.1
     done

@@ -75,13 +75,17 @@
 //! | `asyncore.loop(timeout, use_poll, map, count)` | [`run()`](EventLoop::run), [`run_once(timeout)`](EventLoop::run_once), [`run_count(n, timeout)`](EventLoop::run_count); the backend: [`EventLoop::with_kind`] or `IOLOOP_SELECTOR` |
 //! | `raise asyncore.ExitNow` | [`cx.stop()`](Context::stop); from another thread [`handle.stop()`](LoopHandle::stop) |
 //! | `dispatcher(sock)` / `set_socket` | [`event_loop.spawn(sock, handler)`](EventLoop::spawn) or [`cx.spawn`](Context::spawn) → [`Token`] |
-//! | `create_socket(); set_reuse_addr(); bind(); listen(n)` | [`net::listen(addr, backlog)`](net::listen), then `spawn` |
-//! | `create_socket(); connect(addr)` | [`cx.connect(addr, handler)`](Context::connect) / [`EventLoop::connect`] |
+//! | `create_socket(); set_reuse_addr(); bind(); listen(n)` | [`net::listen(addr, backlog)`](net::listen), then `spawn`; or the same calls on a [`socket2::Socket`] ([`net::create_tcp`]), then `spawn`: a listening socket is found out |
+//! | `create_socket(); connect((host, port))` | [`cx.connect((host, port), handler)`](Context::connect) / [`EventLoop::connect`]: each address the name resolves to, in turn; a prepared socket: [`connect_socket`](Context::connect_socket); Unix: [`connect_unix`](Context::connect_unix) |
+//! | `class H(asyncore.dispatcher_with_send)` | embed a [`SendBuffer`]: `self.out.send(cx, data)`, `writable()` → `!self.out.is_empty()`, `handle_write` → `self.out.flush(cx)` |
 //! | `readable()`, `writable()` | [`Dispatcher::readable`] (default `true`), [`Dispatcher::writable`] (default **`false`**) |
+//! | `readable()`/`writable()` asked on every iteration | asked only after the channel's own callbacks, [`get_mut`](Context::get_mut) or [`cx.refresh(token)`](Context::refresh): an answer that depends on state shared with other channels needs `refresh` when that state changes |
+//! | `__init__` of a dispatcher (greet, set up) | [`Dispatcher::handle_opened`], once when the channel joins the loop |
 //! | `handle_read`, `handle_write`, `handle_expt`, `handle_connect` | the same names on [`Dispatcher`], returning `io::Result<()>` |
 //! | `handle_accept()` / `handle_accepted(sock, addr)` | [`Dispatcher::handle_accept`] / [`Dispatcher::handle_accepted`] (a non-blocking `socket2::Socket`) |
 //! | `handle_close()` (default: warn and close) | [`Dispatcher::handle_close`] (default: close), called at most once |
-//! | `handle_error()` (print traceback, close) | [`Dispatcher::handle_error`] gets the `io::Error`; default `log::error!` and close; panics are caught too |
+//! | `handle_error()` (print traceback, close) | [`Dispatcher::handle_error`] gets the `io::Error`; default: log it (see [Logging](#logging)) and close; panics are caught too |
+//! | `log_info(message, type)` (printed to stdout) | the [`log`](https://docs.rs/log) facade; stderr when no logger is installed |
 //! | `self.recv(n)` → `b''` at EOF | [`cx.recv(&mut buf)`](Context::recv) → `Ok(0)`, then `handle_close`; would-block is `Err(WouldBlock)`, ignored by the loop |
 //! | `self.send(data)` → count, 0 on would-block | [`cx.send(&data)`](Context::send) → the same |
 //! | `self.accept()` → `(conn, addr)` or `None` | [`cx.accept()`](Context::accept) → `Ok(Some((socket, addr)))` or `Ok(None)`; out of descriptors pauses the listener |
@@ -92,8 +96,30 @@
 //! | `file_dispatcher(fd)` (Unix) | `spawn(OwnedFd::from(pipe_end), handler)` ([`IoSource`]) |
 //! | a global or an attribute shared by handlers | the loop's state `S`: [`cx.state()`](Context::state) |
 //! | another dispatcher object | [`cx.get_mut::<Handler>(token)`](Context::get_mut) |
-//! | (none) | timers: [`cx.call_later(delay)`](Context::call_later) → [`Dispatcher::handle_timer`]; [`cx.cancel(id)`](Context::cancel) |
+//! | (none) | timers: [`cx.call_later(delay)`](Context::call_later) and [`call_every`](Context::call_every) → [`Dispatcher::handle_timer`]; closures: [`schedule`](Context::schedule), [`schedule_every`](Context::schedule_every); [`reschedule`](Context::reschedule), [`cancel`](Context::cancel) |
 //! | (none) | [`handle.call_soon_threadsafe(closure)`](LoopHandle::call_soon_threadsafe) |
+//!
+//! # Logging
+//!
+//! The crate reports what goes wrong with a channel (a handler's error under the default
+//! `handle_error`, a panic, a listener out of descriptors, an unhandled read) through the
+//! [`log`](https://docs.rs/log) facade, under targets starting with `ioloop::`. A program
+//! that installs no logger still sees warnings and errors: they then go to stderr, one line
+//! each (asyncore printed them too). Install any `log` logger to route or filter them; with
+//! `env_logger`, for instance:
+//!
+//! ```text
+//! [dependencies]
+//! env_logger = "0.11"
+//!
+//! fn main() {
+//!     env_logger::init(); // RUST_LOG=warn,ioloop=debug ./server
+//!     // …
+//! }
+//! ```
+//!
+//! `debug` level says what the defaults do (an unhandled write event, dropped urgent data);
+//! `warn` and `error` are worth reading in production.
 //!
 //! # Porting from Python's `asynchat`
 //!
@@ -128,6 +154,7 @@
 //! | (none) | [`map.waker()`](selector::SelectorMap::waker): end a blocking `select` from another thread |
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,21 +1,24 @@
 //! The chat layer (Python's `asynchat`) over real sockets, once per backend: the behaviours
 //! of Python's test_asynchat, plus the limits and guarantees the port adds.
 
-mod chat_util;
-mod kinds;
+mod common;
 
+use std::cell::RefCell;
 use std::io::{self, Write};
-use std::sync::Mutex;
+use std::rc::Rc;
+use std::time::Instant;
 
 use ioloop::Context;
 use ioloop::chat::{
     AsyncChat, ChatChannel, ChatConfig, ChatHandler, LengthPrefix, SimpleProducer, Terminator,
 };
 
-use chat_util::{
-    Rec, connect, for_each_kind, read_to_eof_while_running, read_while_running, run_steps,
-    run_until, serve,
-};
+use ioloop::selector::SelectorKind;
+
+use common::chat::{Rec, connect, serve};
+use common::event_loop::{run_steps, run_until, run_until_closed, run_until_read};
+use common::kinds::per_kind;
+use common::{LIMIT, pattern};
 
 /// Records every message.
 struct Record;
@@ -55,51 +58,50 @@ fn send_chunked(
     }
 }
 
-#[test]
-fn line_terminators_of_one_two_and_three_bytes_split_across_reads_of_one_two_and_three() {
-    for_each_kind(|kind| {
-        for terminator in [&b"\n"[..], b"\r\n", b"qqq"] {
-            for chunk in 1..=3 {
-                let (mut event_loop, mut client, _) =
-                    serve(kind, recorder(Terminator::bytes(terminator)));
-                let mut data = b"hello world".to_vec();
-                data.extend_from_slice(terminator);
-                data.extend_from_slice(b"I'm not dead yet!");
-                data.extend_from_slice(terminator);
-                send_chunked(&mut event_loop, &mut client, &data, chunk);
-                run_until(&mut event_loop, |rec| rec.messages.len() == 2);
-                assert_eq!(
-                    event_loop.state().texts(),
-                    ["hello world", "I'm not dead yet!"],
-                    "terminator {terminator:?}, chunks of {chunk}"
-                );
-            }
+fn line_terminators_of_one_two_and_three_bytes_split_across_reads_of_one_two_and_three(
+    kind: SelectorKind,
+) {
+    for terminator in [&b"\n"[..], b"\r\n", b"qqq"] {
+        for chunk in 1..=3 {
+            let (mut event_loop, mut client, _) =
+                serve(kind, recorder(Terminator::bytes(terminator)));
+            let mut data = b"hello world".to_vec();
+            data.extend_from_slice(terminator);
+            data.extend_from_slice(b"I'm not dead yet!");
+            data.extend_from_slice(terminator);
+            send_chunked(&mut event_loop, &mut client, &data, chunk);
+            run_until(&mut event_loop, |rec| rec.messages.len() == 2, LIMIT);
+            assert_eq!(
+                event_loop.state().texts(),
+                ["hello world", "I'm not dead yet!"],
+                "terminator {terminator:?}, chunks of {chunk}"
+            );
         }
-    });
+    }
 }
 
-#[test]
-fn a_numeric_terminator_delivers_its_count_then_stays_spent() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::count(5).unwrap()));
-        send_chunked(
-            &mut event_loop,
-            &mut client,
-            b"hello world, I'm not dead yet!\n",
-            3,
-        );
-        run_until(&mut event_loop, |rec| !rec.messages.is_empty());
-        run_steps(&mut event_loop, 20);
-        assert_eq!(
-            event_loop.state().texts(),
-            ["hello"],
-            "a spent count delivers nothing more"
-        );
-    });
+fn a_numeric_terminator_delivers_its_count_then_stays_spent(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::count(5).unwrap()));
+    send_chunked(
+        &mut event_loop,
+        &mut client,
+        b"hello world, I'm not dead yet!\n",
+        3,
+    );
+    run_until(&mut event_loop, |rec| !rec.messages.is_empty(), LIMIT);
+    run_steps(&mut event_loop, 20);
+    assert_eq!(
+        event_loop.state().texts(),
+        ["hello"],
+        "a spent count delivers nothing more"
+    );
 }
 
-/// Streams everything through `collect_incoming_data`.
-struct Stream;
+/// Streams everything through `collect_incoming_data` into `collected`, which the test
+/// holds too.
+struct Stream {
+    collected: Rc<RefCell<Vec<u8>>>,
+}
 
 impl ChatHandler<Rec> for Stream {
     fn found_terminator(
@@ -113,36 +115,29 @@ impl ChatHandler<Rec> for Stream {
     }
 
     fn collect_incoming_data(&mut self, data: &[u8], _message: &mut Vec<u8>) {
-        streamed().extend_from_slice(data);
+        self.collected.borrow_mut().extend_from_slice(data);
     }
 }
 
-/// What [`Stream`] collected (only the one test that uses it touches it).
-static STREAMED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-fn streamed() -> std::sync::MutexGuard<'static, Vec<u8>> {
-    STREAMED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[test]
-fn the_none_terminator_collects_everything_and_delivers_nothing() {
-    for_each_kind(|kind| {
-        streamed().clear();
-        let (mut event_loop, mut client, _) =
-            serve(kind, || AsyncChat::new(Stream, Terminator::None));
-        let data = b"hello world\nI'm not dead yet!\n";
-        send_chunked(&mut event_loop, &mut client, data, 7);
-        run_steps(&mut event_loop, 5);
-        let deadline = std::time::Instant::now() + chat_util::LIMIT;
-        while streamed().len() < data.len() {
-            assert!(std::time::Instant::now() < deadline);
-            run_steps(&mut event_loop, 1);
-        }
-        assert_eq!(streamed().as_slice(), data);
-        assert!(event_loop.state().messages.is_empty());
+fn the_none_terminator_collects_everything_and_delivers_nothing(kind: SelectorKind) {
+    let collected = Rc::new(RefCell::new(Vec::new()));
+    let for_server = collected.clone();
+    let (mut event_loop, mut client, _) = serve(kind, move || {
+        let stream = Stream {
+            collected: for_server.clone(),
+        };
+        AsyncChat::new(stream, Terminator::None)
     });
+    let data = b"hello world\nI'm not dead yet!\n";
+    send_chunked(&mut event_loop, &mut client, data, 7);
+    run_steps(&mut event_loop, 5);
+    let deadline = Instant::now() + LIMIT;
+    while collected.borrow().len() < data.len() {
+        assert!(Instant::now() < deadline);
+        run_steps(&mut event_loop, 1);
+    }
+    assert_eq!(collected.borrow().as_slice(), data);
+    assert!(event_loop.state().messages.is_empty());
 }
 
 /// Pushes its output at once: what `make` returns is queued before the channel is spawned.
@@ -159,144 +154,119 @@ impl ChatHandler<Rec> for Silent {
     }
 }
 
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
-}
-
-#[test]
-fn a_simple_producer_and_a_closure_producer_arrive_exactly() {
-    for_each_kind(|kind| {
-        let data = pattern(10_000);
-        let expected = {
-            let mut all = data.clone();
-            all.extend_from_slice(b"--");
-            all.extend_from_slice(&data);
-            all
-        };
-        let for_server = data.clone();
-        let (mut event_loop, mut client, _) = serve(kind, move || {
-            let mut chat = AsyncChat::new(Silent, b"\n");
-            chat.channel()
-                .push_with_producer(SimpleProducer::new(for_server.clone(), 8))
-                .unwrap();
-            chat.push(&b"--"[..]).unwrap();
-            let mut pieces: Vec<Vec<u8>> = for_server.chunks(999).map(<[u8]>::to_vec).collect();
-            pieces.reverse();
-            chat.channel()
-                .push_with_producer(move || pieces.pop())
-                .unwrap();
-            chat
-        });
-        let got = read_while_running(&mut event_loop, &mut client, expected.len());
-        assert!(got == expected, "the produced bytes differ");
-    });
-}
-
-#[test]
-fn a_large_push_arrives_intact() {
-    for_each_kind(|kind| {
-        let data = pattern(4 * 1024 * 1024);
-        let for_server = data.clone();
-        let (mut event_loop, mut client, _) = serve(kind, move || {
-            let mut chat = AsyncChat::new(Silent, b"\n");
-            chat.push(for_server.clone()).unwrap();
-            chat
-        });
-        let got = read_while_running(&mut event_loop, &mut client, data.len());
-        assert!(got == data, "4 MiB pushed, different bytes received");
-    });
-}
-
-#[test]
-fn consecutive_terminators_deliver_empty_messages() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
-        client
-            .write_all(b"hello world\n\nI'm not dead yet!\n")
+fn a_simple_producer_and_a_closure_producer_arrive_exactly(kind: SelectorKind) {
+    let data = pattern(10_000, 1);
+    let expected = {
+        let mut all = data.clone();
+        all.extend_from_slice(b"--");
+        all.extend_from_slice(&data);
+        all
+    };
+    let for_server = data.clone();
+    let (mut event_loop, client, _) = serve(kind, move || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.channel()
+            .push_with_producer(SimpleProducer::new(for_server.clone(), 8))
             .unwrap();
-        run_until(&mut event_loop, |rec| rec.messages.len() == 3);
-        assert_eq!(
-            event_loop.state().texts(),
-            ["hello world", "", "I'm not dead yet!"]
-        );
+        chat.push(&b"--"[..]).unwrap();
+        let mut pieces: Vec<Vec<u8>> = for_server.chunks(999).map(<[u8]>::to_vec).collect();
+        pieces.reverse();
+        chat.channel()
+            .push_with_producer(move || pieces.pop())
+            .unwrap();
+        chat
     });
+    let got = run_until_read(&mut event_loop, &client, expected.len());
+    assert!(got == expected, "the produced bytes differ");
+}
+
+fn a_large_push_arrives_intact(kind: SelectorKind) {
+    let data = pattern(4 * 1024 * 1024, 1);
+    let for_server = data.clone();
+    let (mut event_loop, client, _) = serve(kind, move || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.push(for_server.clone()).unwrap();
+        chat
+    });
+    let got = run_until_read(&mut event_loop, &client, data.len());
+    assert!(got == data, "4 MiB pushed, different bytes received");
+}
+
+fn consecutive_terminators_deliver_empty_messages(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+    client
+        .write_all(b"hello world\n\nI'm not dead yet!\n")
+        .unwrap();
+    run_until(&mut event_loop, |rec| rec.messages.len() == 3, LIMIT);
+    assert_eq!(
+        event_loop.state().texts(),
+        ["hello world", "", "I'm not dead yet!"]
+    );
 }
 
 /// The message buffer is lent to `found_terminator` and reused within a read: a short
 /// message after a long one, and a length-prefixed frame after a line, carry nothing over.
-#[test]
-fn messages_of_one_read_each_arrive_alone_in_the_reused_buffer() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
-        let long = "x".repeat(5000);
-        let mut data = Vec::new();
-        for text in [long.as_str(), "ab", "", "c", long.as_str(), "d"] {
-            data.extend_from_slice(text.as_bytes());
-            data.push(b'\n');
-        }
-        client.write_all(&data).unwrap();
-        run_until(&mut event_loop, |rec| rec.messages.len() == 6);
-        assert_eq!(
-            event_loop.state().texts(),
-            [long.as_str(), "ab", "", "c", long.as_str(), "d"]
-        );
-    });
+fn messages_of_one_read_each_arrive_alone_in_the_reused_buffer(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+    let long = "x".repeat(5000);
+    let mut data = Vec::new();
+    for text in [long.as_str(), "ab", "", "c", long.as_str(), "d"] {
+        data.extend_from_slice(text.as_bytes());
+        data.push(b'\n');
+    }
+    client.write_all(&data).unwrap();
+    run_until(&mut event_loop, |rec| rec.messages.len() == 6, LIMIT);
+    assert_eq!(
+        event_loop.state().texts(),
+        [long.as_str(), "ab", "", "c", long.as_str(), "d"]
+    );
 }
 
-#[test]
-fn close_when_done_sends_everything_then_closes_and_refuses_later_pushes() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, || {
-            let mut chat = AsyncChat::new(Silent, b"\n");
-            chat.push(pattern(100_000)).unwrap();
-            chat.channel().close_when_done();
-            let refused = chat.push(&b"too late"[..]).unwrap_err();
-            assert_eq!(refused.kind(), io::ErrorKind::NotConnected);
-            chat
-        });
-        let got = read_to_eof_while_running(&mut event_loop, &mut client);
-        assert!(got == pattern(100_000), "got {} bytes", got.len());
-        run_until(&mut event_loop, |_| true);
-        assert_eq!(event_loop.len(), 1, "only the listener is left");
+fn close_when_done_sends_everything_then_closes_and_refuses_later_pushes(kind: SelectorKind) {
+    let (mut event_loop, client, _) = serve(kind, || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.push(pattern(100_000, 1)).unwrap();
+        chat.channel().close_when_done();
+        let refused = chat.push(&b"too late"[..]).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::NotConnected);
+        chat
     });
+    let got = run_until_closed(&mut event_loop, &client);
+    assert!(got == pattern(100_000, 1), "got {} bytes", got.len());
+    run_until(&mut event_loop, |_| true, LIMIT);
+    assert_eq!(event_loop.len(), 1, "only the listener is left");
 }
 
-#[test]
-fn push_takes_byte_slices_vectors_arrays_and_text() {
+fn push_takes_byte_slices_vectors_arrays_and_text(kind: SelectorKind) {
     // `push` takes `impl Into<Vec<u8>>`: an integer (Python's `push(10)`) does not compile.
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, || {
-            let mut chat = AsyncChat::new(Silent, b"\n");
-            chat.push(&b"slice,"[..]).unwrap();
-            chat.push(b"vec,".to_vec()).unwrap();
-            chat.push(b"array,").unwrap();
-            chat.push("str,").unwrap();
-            chat.push(String::from("string")).unwrap();
-            chat
-        });
-        let got = read_while_running(&mut event_loop, &mut client, 26);
-        assert_eq!(got, b"slice,vec,array,str,string");
+    let (mut event_loop, client, _) = serve(kind, || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.push(&b"slice,"[..]).unwrap();
+        chat.push(b"vec,".to_vec()).unwrap();
+        chat.push(b"array,").unwrap();
+        chat.push("str,").unwrap();
+        chat.push(String::from("string")).unwrap();
+        chat
     });
+    let got = run_until_read(&mut event_loop, &client, 26);
+    assert_eq!(got, b"slice,vec,array,str,string");
 }
 
-#[test]
-fn a_spurious_wake_up_neither_closes_nor_reaches_handle_error() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
-        let token = event_loop.state().channels[0];
-        // Mark the channel for a read with nothing to read: as a spurious event would.
-        for _ in 0..5 {
-            event_loop
-                .handle()
-                .call_soon_threadsafe(move |cx| cx.refresh(token))
-                .unwrap();
-            run_steps(&mut event_loop, 1);
-        }
-        client.write_all(b"still here\n").unwrap();
-        run_until(&mut event_loop, |rec| rec.messages.len() == 1);
-        assert!(event_loop.state().errors.is_empty());
-        assert_eq!(event_loop.len(), 2);
-    });
+fn a_spurious_wake_up_neither_closes_nor_reaches_handle_error(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+    let token = event_loop.state().channels[0];
+    // Mark the channel for a read with nothing to read: as a spurious event would.
+    for _ in 0..5 {
+        event_loop
+            .handle()
+            .call_soon_threadsafe(move |cx| cx.refresh(token))
+            .unwrap();
+        run_steps(&mut event_loop, 1);
+    }
+    client.write_all(b"still here\n").unwrap();
+    run_until(&mut event_loop, |rec| rec.messages.len() == 1, LIMIT);
+    assert!(event_loop.state().errors.is_empty());
+    assert_eq!(event_loop.len(), 2);
 }
 
 /// Reads a header, then a body whose length the header gives (an HTTP-like protocol).
@@ -319,20 +289,16 @@ impl ChatHandler<Rec> for HeadThenBody {
     }
 }
 
-#[test]
-fn set_terminator_in_found_terminator_applies_to_bytes_already_read() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) =
-            serve(kind, || AsyncChat::new(HeadThenBody, b"\r\n\r\n"));
-        client
-            .write_all(b"HEAD\r\n\r\nBODYBODYHEAD\r\n\r\n12345678")
-            .unwrap();
-        run_until(&mut event_loop, |rec| rec.messages.len() == 4);
-        assert_eq!(
-            event_loop.state().texts(),
-            ["HEAD", "BODYBODY", "HEAD", "12345678"]
-        );
-    });
+fn set_terminator_in_found_terminator_applies_to_bytes_already_read(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(HeadThenBody, b"\r\n\r\n"));
+    client
+        .write_all(b"HEAD\r\n\r\nBODYBODYHEAD\r\n\r\n12345678")
+        .unwrap();
+    run_until(&mut event_loop, |rec| rec.messages.len() == 4, LIMIT);
+    assert_eq!(
+        event_loop.state().texts(),
+        ["HEAD", "BODYBODY", "HEAD", "12345678"]
+    );
 }
 
 /// Closes on the first message.
@@ -351,38 +317,32 @@ impl ChatHandler<Rec> for CloseOnFirst {
     }
 }
 
-#[test]
-fn no_message_is_delivered_after_close() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(CloseOnFirst, b"\n"));
-        client.write_all(b"a\nb\nc\n").unwrap();
-        let _ = read_to_eof_while_running(&mut event_loop, &mut client);
-        run_steps(&mut event_loop, 5);
-        assert_eq!(
-            event_loop.state().texts(),
-            ["a"],
-            "asynchat delivered all three"
-        );
-    });
+fn no_message_is_delivered_after_close(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(CloseOnFirst, b"\n"));
+    client.write_all(b"a\nb\nc\n").unwrap();
+    let _ = run_until_closed(&mut event_loop, &client);
+    run_steps(&mut event_loop, 5);
+    assert_eq!(
+        event_loop.state().texts(),
+        ["a"],
+        "asynchat delivered all three"
+    );
 }
 
-#[test]
-fn an_over_long_message_is_invalid_data_and_closes_only_that_channel() {
-    for_each_kind(|kind| {
-        let config = ChatConfig {
-            max_message: 1024,
-            ..ChatConfig::default()
-        };
-        let (mut event_loop, mut flood, addr) =
-            serve(kind, move || AsyncChat::with_config(Record, b"\n", config));
-        let mut good = connect(&mut event_loop, addr.0);
-        let _ = flood.write_all(&vec![b'x'; 5000]);
-        let _ = read_to_eof_while_running(&mut event_loop, &mut flood);
-        assert_eq!(event_loop.state().errors, [io::ErrorKind::InvalidData]);
-        good.write_all(b"fine\n").unwrap();
-        run_until(&mut event_loop, |rec| rec.messages.len() == 1);
-        assert_eq!(event_loop.state().texts(), ["fine"]);
-    });
+fn an_over_long_message_is_invalid_data_and_closes_only_that_channel(kind: SelectorKind) {
+    let config = ChatConfig {
+        max_message: 1024,
+        ..ChatConfig::default()
+    };
+    let (mut event_loop, mut flood, addr) =
+        serve(kind, move || AsyncChat::with_config(Record, b"\n", config));
+    let mut good = connect(&mut event_loop, addr);
+    let _ = flood.write_all(&vec![b'x'; 5000]);
+    let _ = run_until_closed(&mut event_loop, &flood);
+    assert_eq!(event_loop.state().errors, [io::ErrorKind::InvalidData]);
+    good.write_all(b"fine\n").unwrap();
+    run_until(&mut event_loop, |rec| rec.messages.len() == 1, LIMIT);
+    assert_eq!(event_loop.state().texts(), ["fine"]);
 }
 
 /// Answers every line with 100 lines.
@@ -400,72 +360,64 @@ impl ChatHandler<Rec> for Loud {
     }
 }
 
-#[test]
-fn a_peer_that_does_not_read_stops_the_channel_reading_and_memory_stays_bounded() {
-    for_each_kind(|kind| {
-        const LINES: usize = 10_000;
-        const HIGH_WATER: usize = 64 * 1024;
-        const IN_BUFFER: usize = 4096;
-        let config = ChatConfig {
-            high_water: HIGH_WATER,
-            in_buffer_size: IN_BUFFER,
-            ..ChatConfig::default()
-        };
-        let (mut event_loop, mut client, _) =
-            serve(kind, move || AsyncChat::with_config(Loud, b"\n", config));
-        let token = event_loop.state().channels[0];
-        client.write_all(&b"x\n".repeat(LINES)).unwrap();
-        run_steps(&mut event_loop, 100);
-        let queued = event_loop
-            .get_mut::<AsyncChat<Loud>>(token)
-            .unwrap()
-            .channel()
-            .queued();
-        // One read of at most IN_BUFFER bytes (IN_BUFFER / 2 lines) past the mark, at most.
-        let bound = HIGH_WATER + IN_BUFFER / 2 * 700;
-        assert!(queued <= bound, "{queued} bytes queued, bound {bound}");
-        let answered = event_loop.state().messages.len();
-        assert!(
-            answered < LINES,
-            "it kept reading: all {answered} lines answered"
-        );
-        // Now the peer reads: everything arrives, in order.
-        let got = read_while_running(&mut event_loop, &mut client, LINES * 700);
-        assert!(got.chunks(7).all(|line| line == b"echo-x\n"));
-        assert_eq!(event_loop.state().messages.len(), LINES);
-    });
+fn a_peer_that_does_not_read_stops_the_channel_reading_and_memory_stays_bounded(
+    kind: SelectorKind,
+) {
+    const LINES: usize = 10_000;
+    const HIGH_WATER: usize = 64 * 1024;
+    const IN_BUFFER: usize = 4096;
+    let config = ChatConfig {
+        high_water: HIGH_WATER,
+        in_buffer_size: IN_BUFFER,
+        ..ChatConfig::default()
+    };
+    let (mut event_loop, mut client, _) =
+        serve(kind, move || AsyncChat::with_config(Loud, b"\n", config));
+    let token = event_loop.state().channels[0];
+    client.write_all(&b"x\n".repeat(LINES)).unwrap();
+    run_steps(&mut event_loop, 100);
+    let queued = event_loop
+        .get_mut::<AsyncChat<Loud>>(token)
+        .unwrap()
+        .channel()
+        .queued();
+    // One read of at most IN_BUFFER bytes (IN_BUFFER / 2 lines) past the mark, at most.
+    let bound = HIGH_WATER + IN_BUFFER / 2 * 700;
+    assert!(queued <= bound, "{queued} bytes queued, bound {bound}");
+    let answered = event_loop.state().messages.len();
+    assert!(
+        answered < LINES,
+        "it kept reading: all {answered} lines answered"
+    );
+    // Now the peer reads: everything arrives, in order.
+    let got = run_until_read(&mut event_loop, &client, LINES * 700);
+    assert!(got.chunks(7).all(|line| line == b"echo-x\n"));
+    assert_eq!(event_loop.state().messages.len(), LINES);
 }
 
-#[test]
-fn discard_buffers_keeps_a_pending_close() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, || {
-            let mut chat = AsyncChat::new(Silent, b"\n");
-            chat.push(&b"never sent"[..]).unwrap();
-            chat.channel().close_when_done();
-            chat.channel().discard_buffers();
-            chat
-        });
-        let got = read_to_eof_while_running(&mut event_loop, &mut client);
-        assert!(got.is_empty(), "discarded output was sent: {got:?}");
+fn discard_buffers_keeps_a_pending_close(kind: SelectorKind) {
+    let (mut event_loop, client, _) = serve(kind, || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.push(&b"never sent"[..]).unwrap();
+        chat.channel().close_when_done();
+        chat.channel().discard_buffers();
+        chat
     });
+    let got = run_until_closed(&mut event_loop, &client);
+    assert!(got.is_empty(), "discarded output was sent: {got:?}");
 }
 
-#[test]
-fn length_prefixed_frames_split_anywhere_are_delivered_whole() {
-    for_each_kind(|kind| {
-        let terminator =
-            Terminator::length_prefixed(LengthPrefix::new(2).keep_header(false)).unwrap();
-        let (mut event_loop, mut client, _) = serve(kind, recorder(terminator));
-        let mut stream = Vec::new();
-        for body in [&b"first"[..], b"", b"the third frame"] {
-            stream.extend_from_slice(&(body.len() as u16).to_be_bytes());
-            stream.extend_from_slice(body);
-        }
-        send_chunked(&mut event_loop, &mut client, &stream, 3);
-        run_until(&mut event_loop, |rec| rec.messages.len() == 3);
-        assert_eq!(event_loop.state().texts(), ["first", "", "the third frame"]);
-    });
+fn length_prefixed_frames_split_anywhere_are_delivered_whole(kind: SelectorKind) {
+    let terminator = Terminator::length_prefixed(LengthPrefix::new(2).keep_header(false)).unwrap();
+    let (mut event_loop, mut client, _) = serve(kind, recorder(terminator));
+    let mut stream = Vec::new();
+    for body in [&b"first"[..], b"", b"the third frame"] {
+        stream.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        stream.extend_from_slice(body);
+    }
+    send_chunked(&mut event_loop, &mut client, &stream, 3);
+    run_until(&mut event_loop, |rec| rec.messages.len() == 3, LIMIT);
+    assert_eq!(event_loop.state().texts(), ["first", "", "the third frame"]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -493,27 +445,24 @@ impl ChatHandler<Rec> for Client {
 
 /// asynchat's client side: `writable()` is true while connecting (C10), so a push queued
 /// before the connection is up is sent once it is, and the replies are framed.
-#[test]
-fn a_chat_client_sends_what_it_queued_before_connecting_and_frames_the_replies() {
-    for_each_kind(|kind| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut peer, _) = listener.accept().unwrap();
-            peer.set_read_timeout(Some(chat_util::LIMIT)).unwrap();
-            let mut request = [0u8; 6];
-            io::Read::read_exact(&mut peer, &mut request).unwrap();
-            peer.write_all(b"one\r\ntwo\r\n").unwrap();
-            request
-        });
-        let mut event_loop = ioloop::EventLoop::with_kind(kind, Rec::default()).unwrap();
-        let mut chat = AsyncChat::new(Client, b"\r\n");
-        chat.push(&b"hello\n"[..]).unwrap();
-        event_loop.connect(addr, chat).unwrap();
-        run_until(&mut event_loop, |rec| rec.messages.len() == 3);
-        assert_eq!(&server.join().unwrap(), b"hello\n");
-        assert_eq!(event_loop.state().texts(), ["<connect>", "one", "two"]);
+fn a_chat_client_sends_what_it_queued_before_connecting_and_frames_the_replies(kind: SelectorKind) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut request = [0u8; 6];
+        io::Read::read_exact(&mut peer, &mut request).unwrap();
+        peer.write_all(b"one\r\ntwo\r\n").unwrap();
+        request
     });
+    let mut event_loop = ioloop::EventLoop::with_kind(kind, Rec::default()).unwrap();
+    let mut chat = AsyncChat::new(Client, b"\r\n");
+    chat.push(&b"hello\n"[..]).unwrap();
+    event_loop.connect(addr, chat).unwrap();
+    run_until(&mut event_loop, |rec| rec.messages.len() == 3, LIMIT);
+    assert_eq!(&server.join().unwrap(), b"hello\n");
+    assert_eq!(event_loop.state().texts(), ["<connect>", "one", "two"]);
 }
 
 /// Closes a session when its timer fires: the idle timeout of SMPP-style servers.
@@ -544,36 +493,27 @@ impl ChatHandler<Rec> for Timeout {
     }
 }
 
-#[test]
-fn a_chat_timer_can_push_a_last_word_and_close_the_session() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(Timeout, b"\n"));
-        client.write_all(b"ping\n").unwrap();
-        let got = read_to_eof_while_running(&mut event_loop, &mut client);
-        assert_eq!(String::from_utf8_lossy(&got), "ping\nidle: bye\n");
-        assert_eq!(event_loop.len(), 1, "only the listener is left");
-    });
+fn a_chat_timer_can_push_a_last_word_and_close_the_session(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(Timeout, b"\n"));
+    client.write_all(b"ping\n").unwrap();
+    let got = run_until_closed(&mut event_loop, &client);
+    assert_eq!(String::from_utf8_lossy(&got), "ping\nidle: bye\n");
+    assert_eq!(event_loop.len(), 1, "only the listener is left");
 }
 
 /// asynchat dropped an unterminated tail at end of file (C5-h); so does the port, without
 /// an error, and the channel closes.
-#[test]
-fn an_unterminated_tail_at_end_of_file_is_dropped_and_the_channel_closes() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
-        client.write_all(b"whole\npart").unwrap();
-        client.shutdown(std::net::Shutdown::Write).unwrap();
-        let deadline = std::time::Instant::now() + chat_util::LIMIT;
-        while event_loop.len() > 1 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the channel stays open"
-            );
-            run_steps(&mut event_loop, 1);
-        }
-        assert_eq!(event_loop.state().texts(), ["whole"]);
-        assert!(event_loop.state().errors.is_empty());
-    });
+fn an_unterminated_tail_at_end_of_file_is_dropped_and_the_channel_closes(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, recorder(Terminator::bytes(b"\n")));
+    client.write_all(b"whole\npart").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while event_loop.len() > 1 {
+        assert!(Instant::now() < deadline, "the channel stays open");
+        run_steps(&mut event_loop, 1);
+    }
+    assert_eq!(event_loop.state().texts(), ["whole"]);
+    assert!(event_loop.state().errors.is_empty());
 }
 
 /// Answers every message with `REPLY` bytes.
@@ -588,20 +528,44 @@ impl ChatHandler<Rec> for BigReply {
         _: &mut Context<'_, Rec>,
         _: &[u8],
     ) -> io::Result<()> {
-        chat.push(pattern(REPLY))
+        chat.push(pattern(REPLY, 1))
     }
 }
 
 /// A peer that sends its request and shuts down its side still gets the whole answer: the
 /// default `handle_close` sends what is queued, then closes.
-#[test]
-fn a_peer_that_half_closes_gets_the_whole_answer_before_the_close() {
-    for_each_kind(|kind| {
-        let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(BigReply, b"\n"));
-        client.write_all(b"go\n").unwrap();
-        client.shutdown(std::net::Shutdown::Write).unwrap();
-        let got = read_to_eof_while_running(&mut event_loop, &mut client);
-        assert!(got == pattern(REPLY), "got {} of {REPLY} bytes", got.len());
-        assert_eq!(event_loop.len(), 1, "only the listener is left");
-    });
+fn a_peer_that_half_closes_gets_the_whole_answer_before_the_close(kind: SelectorKind) {
+    let (mut event_loop, mut client, _) = serve(kind, || AsyncChat::new(BigReply, b"\n"));
+    client.write_all(b"go\n").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let got = run_until_closed(&mut event_loop, &client);
+    assert!(
+        got == pattern(REPLY, 1),
+        "got {} of {REPLY} bytes",
+        got.len()
+    );
+    assert_eq!(event_loop.len(), 1, "only the listener is left");
+}
+
+per_kind! {
+    line_terminators_of_one_two_and_three_bytes_split_across_reads_of_one_two_and_three,
+    a_numeric_terminator_delivers_its_count_then_stays_spent,
+    the_none_terminator_collects_everything_and_delivers_nothing,
+    a_simple_producer_and_a_closure_producer_arrive_exactly,
+    a_large_push_arrives_intact,
+    consecutive_terminators_deliver_empty_messages,
+    messages_of_one_read_each_arrive_alone_in_the_reused_buffer,
+    close_when_done_sends_everything_then_closes_and_refuses_later_pushes,
+    push_takes_byte_slices_vectors_arrays_and_text,
+    a_spurious_wake_up_neither_closes_nor_reaches_handle_error,
+    set_terminator_in_found_terminator_applies_to_bytes_already_read,
+    no_message_is_delivered_after_close,
+    an_over_long_message_is_invalid_data_and_closes_only_that_channel,
+    a_peer_that_does_not_read_stops_the_channel_reading_and_memory_stays_bounded,
+    discard_buffers_keeps_a_pending_close,
+    length_prefixed_frames_split_anywhere_are_delivered_whole,
+    a_chat_client_sends_what_it_queued_before_connecting_and_frames_the_replies,
+    a_chat_timer_can_push_a_last_word_and_close_the_session,
+    an_unterminated_tail_at_end_of_file_is_dropped_and_the_channel_closes,
+    a_peer_that_half_closes_gets_the_whole_answer_before_the_close,
 }

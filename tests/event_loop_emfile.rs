@@ -7,9 +7,7 @@
 //! only: elsewhere it reports 0 tests.
 
 #[cfg(unix)]
-mod kinds;
-#[cfg(unix)]
-mod loop_util;
+mod common;
 
 #[cfg(unix)]
 fn main() {
@@ -37,7 +35,9 @@ mod unix {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     use socket2::{Domain, SockAddr, Socket, Type};
 
-    use crate::loop_util::{LIMIT, STEP, panic_message};
+    use crate::common::LIMIT;
+    use crate::common::event_loop::STEP;
+    use crate::common::kinds::run_without_harness;
 
     /// The soft descriptor limit the test runs under.
     const DESCRIPTOR_LIMIT: u64 = 64;
@@ -87,27 +87,13 @@ mod unix {
         )
         .expect("lower RLIMIT_NOFILE");
 
-        let name = "a_listener_out_of_descriptors_pauses_without_spinning_and_serves_again";
-        let (mut passed, mut failed) = (0, 0);
-        for kind in SelectorKind::available() {
-            match panic::catch_unwind(AssertUnwindSafe(|| out_of_descriptors(kind))) {
-                Ok(()) => {
-                    passed += 1;
-                    println!("test {name} [{kind}] ... ok");
-                }
-                Err(panic) => {
-                    failed += 1;
-                    println!(
-                        "test {name} [{kind}] ... FAILED: {}",
-                        panic_message(&*panic)
-                    );
-                }
-            }
-        }
-        println!("event_loop_emfile: {passed} passed, {failed} failed");
-        if failed > 0 {
-            std::process::exit(1);
-        }
+        run_without_harness(
+            "event_loop_emfile",
+            &[(
+                "a_listener_out_of_descriptors_pauses_without_spinning_and_serves_again",
+                out_of_descriptors,
+            )],
+        );
     }
 
     /// The listener: counts accepted connections and echoes on each.

@@ -1,16 +1,18 @@
 //! The `http_server` example over real sockets, once per selector backend: routing,
 //! keep-alive and closing, pipelining, bodies, and the error responses.
 
-mod example_util;
-mod kinds;
+mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use example_util::{Server, expect_eof, expect_silence, for_each_kind, read_exact};
 use ioloop::selector::SelectorKind;
+
+use common::example::Server;
+use common::kinds::per_kind;
+use common::net::{expect_eof, expect_silence, recv_exact, send};
 
 /// The longest response head the tests accept.
 const MAX_HEAD: usize = 16 * 1024;
@@ -101,17 +103,13 @@ fn read_response_to(stream: &mut TcpStream, head_request: bool) -> Response {
         "Date {date:?} is not an IMF-fixdate"
     );
     if !head_request {
-        response.body = read_exact(stream, length);
+        response.body = recv_exact(stream, length);
     }
     response
 }
 
 fn read_response(stream: &mut TcpStream) -> Response {
     read_response_to(stream, false)
-}
-
-fn send(stream: &mut TcpStream, bytes: &[u8]) {
-    stream.write_all(bytes).expect("sending to the server");
 }
 
 fn get(path: &str) -> String {
@@ -125,20 +123,18 @@ fn assert_hello(response: &Response) {
     assert_eq!(response.text(), "Hello, World!\n");
 }
 
-/// Runs `test` against a fresh server per backend.
-fn with_server(mut test: impl FnMut(&Server)) {
-    for_each_kind(|kind: SelectorKind| {
-        let server = Server::start("http_server", kind, &[]);
-        test(&server);
-        server.stop();
-    });
+/// Runs `test` against a fresh server on `kind`.
+fn with_server(kind: SelectorKind, test: impl FnOnce(&Server)) {
+    let server = Server::start("http_server", kind, &[]);
+    test(&server);
+    server.stop();
 }
 
 /// Sends `request` on a new connection and expects `status`, `Connection: close`, then end
 /// of file.
 fn expect_refusal(server: &Server, request: &[u8], status: u16) {
     let mut stream = server.connect();
-    send(&mut stream, request);
+    send(&stream, request);
     let response = read_response(&mut stream);
     let shown = String::from_utf8_lossy(request);
     assert_eq!(response.status, status, "for {shown:?}: {response:?}");
@@ -148,43 +144,40 @@ fn expect_refusal(server: &Server, request: &[u8], status: u16) {
         "for {shown:?}"
     );
     assert!(!response.body.is_empty(), "for {shown:?}: an empty body");
-    expect_eof(&mut stream);
+    expect_eof(&stream);
 }
 
-#[test]
-fn get_root_returns_hello_world() {
-    with_server(|server| {
+fn get_root_returns_hello_world(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
-        send(&mut stream, get("/").as_bytes());
+        send(&stream, get("/").as_bytes());
         let response = read_response(&mut stream);
         assert_hello(&response);
         assert_eq!(response.header("Connection"), None, "HTTP/1.1 keeps alive");
         // A query does not change the path.
-        send(&mut stream, get("/?name=x").as_bytes());
+        send(&stream, get("/?name=x").as_bytes());
         assert_hello(&read_response(&mut stream));
     });
 }
 
-#[test]
-fn unknown_path_returns_404() {
-    with_server(|server| {
+fn unknown_path_returns_404(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
-        send(&mut stream, get("/nope").as_bytes());
+        send(&stream, get("/nope").as_bytes());
         let response = read_response(&mut stream);
         assert_eq!(response.status, 404, "{response:?}");
         assert_eq!(response.text(), "Not Found\n");
         // The connection stays usable.
-        send(&mut stream, get("/").as_bytes());
+        send(&stream, get("/").as_bytes());
         assert_hello(&read_response(&mut stream));
     });
 }
 
-#[test]
-fn wrong_method_returns_405_with_allow() {
-    with_server(|server| {
+fn wrong_method_returns_405_with_allow(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
         send(
-            &mut stream,
+            &stream,
             b"DELETE / HTTP/1.1\r\nHost: test\r\n\r\nGET /echo HTTP/1.1\r\nHost: test\r\n\r\n",
         );
         let response = read_response(&mut stream);
@@ -196,95 +189,86 @@ fn wrong_method_returns_405_with_allow() {
     });
 }
 
-#[test]
-fn head_returns_headers_only() {
-    with_server(|server| {
+fn head_returns_headers_only(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
-        send(&mut stream, b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n");
+        send(&stream, b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n");
         let response = read_response_to(&mut stream, true);
         assert_eq!(response.status, 200, "{response:?}");
         assert_eq!(response.header("Content-Length"), Some("14"));
         // No body followed: the next response starts right away.
-        send(&mut stream, get("/").as_bytes());
+        send(&stream, get("/").as_bytes());
         assert_hello(&read_response(&mut stream));
     });
 }
 
-#[test]
-fn pipelined_requests_are_answered_in_order() {
-    with_server(|server| {
+fn pipelined_requests_are_answered_in_order(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
         let requests = format!("{}{}{}", get("/"), get("/nope"), get("/"));
-        send(&mut stream, requests.as_bytes());
+        send(&stream, requests.as_bytes());
         assert_hello(&read_response(&mut stream));
         assert_eq!(read_response(&mut stream).status, 404);
         assert_hello(&read_response(&mut stream));
-        expect_silence(&mut stream, Duration::from_millis(100));
+        expect_silence(&stream, Duration::from_millis(100));
     });
 }
 
-#[test]
-fn keep_alive_serves_sequential_requests() {
-    with_server(|server| {
+fn keep_alive_serves_sequential_requests(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
         for _ in 0..3 {
-            send(&mut stream, get("/").as_bytes());
+            send(&stream, get("/").as_bytes());
             assert_hello(&read_response(&mut stream));
         }
         // An explicit keep-alive is the same.
         send(
-            &mut stream,
+            &stream,
             b"GET / HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n",
         );
         assert_hello(&read_response(&mut stream));
-        expect_silence(&mut stream, Duration::from_millis(100));
+        expect_silence(&stream, Duration::from_millis(100));
     });
 }
 
-#[test]
-fn connection_close_closes_after_the_response() {
-    with_server(|server| {
+fn connection_close_closes_after_the_response(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
         // The pipelined GET behind the closing request is not answered.
         let requests = format!(
             "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n{}",
             get("/")
         );
-        send(&mut stream, requests.as_bytes());
+        send(&stream, requests.as_bytes());
         let response = read_response(&mut stream);
         assert_hello(&response);
         assert_eq!(response.header("Connection"), Some("close"));
-        expect_eof(&mut stream);
+        expect_eof(&stream);
     });
 }
 
-#[test]
-fn http_1_0_closes_unless_kept_alive() {
-    with_server(|server| {
+fn http_1_0_closes_unless_kept_alive(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
-        send(&mut stream, b"GET / HTTP/1.0\r\n\r\n");
+        send(&stream, b"GET / HTTP/1.0\r\n\r\n");
         let response = read_response(&mut stream);
         assert_hello(&response);
         assert_eq!(response.header("Connection"), Some("close"));
-        expect_eof(&mut stream);
+        expect_eof(&stream);
 
         let mut stream = server.connect();
         for _ in 0..2 {
-            send(
-                &mut stream,
-                b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-            );
+            send(&stream, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
             let response = read_response(&mut stream);
             assert_hello(&response);
             assert_eq!(response.header("Connection"), Some("keep-alive"));
         }
-        expect_silence(&mut stream, Duration::from_millis(100));
+        expect_silence(&stream, Duration::from_millis(100));
     });
 }
 
-#[test]
-fn malformed_requests_get_400_then_close() {
-    with_server(|server| {
+fn malformed_requests_get_400_then_close(kind: SelectorKind) {
+    with_server(kind, |server| {
         let cases: [&[u8]; 12] = [
             b"GET /\r\nHost: test\r\n\r\n",                     // no version
             b"GET  / HTTP/1.1\r\nHost: test\r\n\r\n",           // two spaces
@@ -305,16 +289,14 @@ fn malformed_requests_get_400_then_close() {
     });
 }
 
-#[test]
-fn other_http_versions_get_505() {
-    with_server(|server| {
+fn other_http_versions_get_505(kind: SelectorKind) {
+    with_server(kind, |server| {
         expect_refusal(server, b"GET / HTTP/2.0\r\nHost: test\r\n\r\n", 505);
     });
 }
 
-#[test]
-fn transfer_encoding_gets_501() {
-    with_server(|server| {
+fn transfer_encoding_gets_501(kind: SelectorKind) {
+    with_server(kind, |server| {
         expect_refusal(
             server,
             b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -323,9 +305,8 @@ fn transfer_encoding_gets_501() {
     });
 }
 
-#[test]
-fn oversized_header_gets_431_then_close() {
-    with_server(|server| {
+fn oversized_header_gets_431_then_close(kind: SelectorKind) {
+    with_server(kind, |server| {
         let request = format!(
             "GET / HTTP/1.1\r\nHost: test\r\nX-Big: {}\r\n\r\n",
             "a".repeat(9 * 1024)
@@ -337,14 +318,13 @@ fn oversized_header_gets_431_then_close() {
             "GET / HTTP/1.1\r\nHost: test\r\nX-Big: {}\r\n\r\n",
             "a".repeat(7 * 1024)
         );
-        send(&mut stream, request.as_bytes());
+        send(&stream, request.as_bytes());
         assert_hello(&read_response(&mut stream));
     });
 }
 
-#[test]
-fn oversized_body_gets_413_then_close() {
-    with_server(|server| {
+fn oversized_body_gets_413_then_close(kind: SelectorKind) {
+    with_server(kind, |server| {
         expect_refusal(
             server,
             b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 2000000\r\n\r\n",
@@ -353,13 +333,12 @@ fn oversized_body_gets_413_then_close() {
     });
 }
 
-#[test]
-fn request_sent_byte_by_byte() {
-    with_server(|server| {
+fn request_sent_byte_by_byte(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
         let request = b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nslow!";
         for byte in request.iter().chain(get("/").as_bytes()) {
-            send(&mut stream, std::slice::from_ref(byte));
+            send(&stream, std::slice::from_ref(byte));
             thread::sleep(Duration::from_millis(1));
         }
         let response = read_response(&mut stream);
@@ -369,9 +348,8 @@ fn request_sent_byte_by_byte() {
     });
 }
 
-#[test]
-fn post_body_then_pipelined_get() {
-    with_server(|server| {
+fn post_body_then_pipelined_get(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut stream = server.connect();
         let body = "ping\r\n\r\nGET /not-a-request HTTP/1.1\r\n\r\n"; // looks like a head
         let requests = format!(
@@ -379,7 +357,7 @@ fn post_body_then_pipelined_get() {
             body.len(),
             get("/")
         );
-        send(&mut stream, requests.as_bytes());
+        send(&stream, requests.as_bytes());
         let response = read_response(&mut stream);
         assert_eq!(response.status, 200, "{response:?}");
         assert_eq!(
@@ -394,7 +372,7 @@ fn post_body_then_pipelined_get() {
             "POST /nope HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n\r\nabc{}",
             get("/")
         );
-        send(&mut stream, requests.as_bytes());
+        send(&stream, requests.as_bytes());
         assert_eq!(read_response(&mut stream).status, 404);
         assert_hello(&read_response(&mut stream));
 
@@ -404,9 +382,9 @@ fn post_body_then_pipelined_get() {
             "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        send(&mut stream, head.as_bytes());
+        send(&stream, head.as_bytes());
         for chunk in body.chunks(64 * 1024) {
-            send(&mut stream, chunk);
+            send(&stream, chunk);
         }
         let response = read_response(&mut stream);
         assert_eq!(response.status, 200);
@@ -414,21 +392,39 @@ fn post_body_then_pipelined_get() {
     });
 }
 
-#[test]
-fn a_bad_connection_does_not_affect_others() {
-    with_server(|server| {
+fn a_bad_connection_does_not_affect_others(kind: SelectorKind) {
+    with_server(kind, |server| {
         let mut good = server.connect();
-        send(&mut good, get("/").as_bytes());
+        send(&good, get("/").as_bytes());
         assert_hello(&read_response(&mut good));
         expect_refusal(server, b"NOT HTTP AT ALL\r\n\r\n", 400);
         // A client that vanishes mid-body.
-        let mut gone = server.connect();
+        let gone = server.connect();
         send(
-            &mut gone,
+            &gone,
             b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\nabc",
         );
         drop(gone);
-        send(&mut good, get("/").as_bytes());
+        send(&good, get("/").as_bytes());
         assert_hello(&read_response(&mut good));
     });
+}
+
+per_kind! {
+    get_root_returns_hello_world,
+    unknown_path_returns_404,
+    wrong_method_returns_405_with_allow,
+    head_returns_headers_only,
+    pipelined_requests_are_answered_in_order,
+    keep_alive_serves_sequential_requests,
+    connection_close_closes_after_the_response,
+    http_1_0_closes_unless_kept_alive,
+    malformed_requests_get_400_then_close,
+    other_http_versions_get_505,
+    transfer_encoding_gets_501,
+    oversized_header_gets_431_then_close,
+    oversized_body_gets_413_then_close,
+    request_sent_byte_by_byte,
+    post_body_then_pipelined_get,
+    a_bad_connection_does_not_affect_others,
 }

@@ -2,16 +2,17 @@
 //! links, short messages, unbind, and the framing cases (PDUs coalesced, split byte by byte,
 //! bad `command_length`s).
 
-mod example_util;
-mod kinds;
+mod common;
 
-use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use example_util::{Server, expect_eof, expect_silence, for_each_kind, read_exact};
 use ioloop::selector::SelectorKind;
+
+use common::example::Server;
+use common::kinds::per_kind;
+use common::net::{expect_eof, expect_silence, recv_exact, send};
 
 const GENERIC_NACK: u32 = 0x8000_0000;
 const BIND_RECEIVER: u32 = 0x0000_0001;
@@ -91,7 +92,7 @@ fn submit(sequence: u32, text: &str) -> Vec<u8> {
 }
 
 fn read_pdu(stream: &mut TcpStream) -> Pdu {
-    let header = read_exact(stream, 16);
+    let header = recv_exact(stream, 16);
     let field = |at: usize| u32::from_be_bytes(header[at..at + 4].try_into().unwrap());
     let length = usize::try_from(field(0)).unwrap();
     assert!(
@@ -102,12 +103,8 @@ fn read_pdu(stream: &mut TcpStream) -> Pdu {
         command_id: field(4),
         status: field(8),
         sequence: field(12),
-        body: read_exact(stream, length - 16),
+        body: recv_exact(stream, length - 16),
     }
-}
-
-fn send(stream: &mut TcpStream, bytes: &[u8]) {
-    stream.write_all(bytes).expect("sending to the server");
 }
 
 /// Sends `pdu`, reads one response and checks its header and body.
@@ -149,18 +146,15 @@ fn message_id(response: &Pdu, sequence: u32) -> u64 {
         .unwrap_or_else(|| panic!("message_id {text:?} is not a number"))
 }
 
-/// Runs `test` against a fresh server per backend.
-fn with_server(extra: &[&str], mut test: impl FnMut(&Server)) {
-    for_each_kind(|kind: SelectorKind| {
-        let server = Server::start("smpp_server", kind, extra);
-        test(&server);
-        server.stop();
-    });
+/// Runs `test` against a fresh server on `kind`.
+fn with_server(kind: SelectorKind, extra: &[&str], test: impl FnOnce(&Server)) {
+    let server = Server::start("smpp_server", kind, extra);
+    test(&server);
+    server.stop();
 }
 
-#[test]
-fn bind_with_good_credentials_returns_the_system_id() {
-    with_server(&[], |server| {
+fn bind_with_good_credentials_returns_the_system_id(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         for (sequence, command_id) in [
             (1, BIND_TRANSCEIVER),
             (2, BIND_TRANSMITTER),
@@ -173,9 +167,8 @@ fn bind_with_good_credentials_returns_the_system_id() {
     });
 }
 
-#[test]
-fn bind_with_bad_credentials_is_refused_header_only() {
-    with_server(&[], |server| {
+fn bind_with_bad_credentials_is_refused_header_only(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let response = exchange(&mut stream, &bind(BIND_TRANSCEIVER, 7, "admin", "wrong"));
         assert_eq!(
@@ -195,9 +188,9 @@ fn bind_with_bad_credentials_is_refused_header_only() {
     });
 }
 
-#[test]
-fn credentials_come_from_the_command_line() {
+fn credentials_come_from_the_command_line(kind: SelectorKind) {
     with_server(
+        kind,
         &["--system-id", "smsc01", "--password", "s3cret"],
         |server| {
             let mut stream = server.connect();
@@ -217,9 +210,8 @@ fn credentials_come_from_the_command_line() {
     );
 }
 
-#[test]
-fn a_second_bind_is_refused() {
-    with_server(&[], |server| {
+fn a_second_bind_is_refused(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let response = exchange(&mut stream, &bind(BIND_TRANSCEIVER, 1, "admin", "abcdef"));
         assert_eq!(response, bound_as(BIND_TRANSCEIVER, 1, "admin"));
@@ -231,9 +223,8 @@ fn a_second_bind_is_refused() {
     });
 }
 
-#[test]
-fn enquire_link_is_answered_in_any_state() {
-    with_server(&[], |server| {
+fn enquire_link_is_answered_in_any_state(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let response = exchange(&mut stream, &request(ENQUIRE_LINK, 0x0102_0304, &[]));
         assert_eq!(
@@ -246,9 +237,8 @@ fn enquire_link_is_answered_in_any_state() {
     });
 }
 
-#[test]
-fn submit_sm_before_bind_is_refused() {
-    with_server(&[], |server| {
+fn submit_sm_before_bind_is_refused(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let response = exchange(&mut stream, &submit(3, "too early"));
         assert_eq!(response, header_only(SUBMIT_SM | RESP, ESME_RINVBNDSTS, 3));
@@ -260,9 +250,8 @@ fn submit_sm_before_bind_is_refused() {
     });
 }
 
-#[test]
-fn submit_sm_after_bind_gets_increasing_message_ids() {
-    with_server(&[], |server| {
+fn submit_sm_after_bind_gets_increasing_message_ids(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let response = exchange(&mut stream, &bind(BIND_TRANSCEIVER, 1, "admin", "abcdef"));
         assert_eq!(response, bound_as(BIND_TRANSCEIVER, 1, "admin"));
@@ -278,9 +267,8 @@ fn submit_sm_after_bind_gets_increasing_message_ids() {
     });
 }
 
-#[test]
-fn unknown_command_gets_generic_nack_and_the_session_goes_on() {
-    with_server(&[], |server| {
+fn unknown_command_gets_generic_nack_and_the_session_goes_on(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let response = exchange(&mut stream, &request(0x0000_0103, 42, b"data"));
         assert_eq!(response, header_only(GENERIC_NACK, ESME_RINVCMDID, 42));
@@ -289,27 +277,25 @@ fn unknown_command_gets_generic_nack_and_the_session_goes_on() {
     });
 }
 
-#[test]
-fn responses_from_the_client_are_ignored() {
-    with_server(&[], |server| {
+fn responses_from_the_client_are_ignored(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let mut bytes = encode(ENQUIRE_LINK | RESP, 0, 1, &[]);
         bytes.extend(encode(GENERIC_NACK, ESME_RINVCMDID, 2, &[]));
         bytes.extend(request(ENQUIRE_LINK, 3, &[]));
         let response = exchange(&mut stream, &bytes);
         assert_eq!(response, header_only(ENQUIRE_LINK | RESP, ESME_ROK, 3));
-        expect_silence(&mut stream, Duration::from_millis(100));
+        expect_silence(&stream, Duration::from_millis(100));
     });
 }
 
-#[test]
-fn coalesced_pdus_are_answered_in_order() {
-    with_server(&[], |server| {
+fn coalesced_pdus_are_answered_in_order(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let mut bytes = bind(BIND_TRANSCEIVER, 1, "admin", "abcdef");
         bytes.extend(request(ENQUIRE_LINK, 2, &[]));
         bytes.extend(submit(3, "coalesced"));
-        send(&mut stream, &bytes);
+        send(&stream, &bytes);
         assert_eq!(
             read_pdu(&mut stream),
             bound_as(BIND_TRANSCEIVER, 1, "admin")
@@ -322,14 +308,13 @@ fn coalesced_pdus_are_answered_in_order() {
     });
 }
 
-#[test]
-fn a_pdu_sent_byte_by_byte_is_answered() {
-    with_server(&[], |server| {
+fn a_pdu_sent_byte_by_byte_is_answered(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let mut bytes = bind(BIND_TRANSCEIVER, 11, "admin", "abcdef");
         bytes.extend(submit(12, "slowly"));
         for byte in &bytes {
-            send(&mut stream, std::slice::from_ref(byte));
+            send(&stream, std::slice::from_ref(byte));
             thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(
@@ -340,59 +325,56 @@ fn a_pdu_sent_byte_by_byte_is_answered() {
     });
 }
 
-#[test]
-fn command_length_under_16_gets_generic_nack_then_close() {
-    with_server(&[], |server| {
+fn command_length_under_16_gets_generic_nack_then_close(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         // A whole 8-byte frame: command_length and command_id only.
         let mut stream = server.connect();
         let mut bytes = 8u32.to_be_bytes().to_vec();
         bytes.extend(ENQUIRE_LINK.to_be_bytes());
-        send(&mut stream, &bytes);
+        send(&stream, &bytes);
         assert_eq!(
             read_pdu(&mut stream),
             header_only(GENERIC_NACK, ESME_RINVCMDLEN, 0)
         );
-        expect_eof(&mut stream);
+        expect_eof(&stream);
 
         // A length under 4 cannot even count itself.
         let mut stream = server.connect();
         let mut bytes = 2u32.to_be_bytes().to_vec();
         bytes.extend(&encode(ENQUIRE_LINK, 0, 5, &[])[4..]);
-        send(&mut stream, &bytes);
+        send(&stream, &bytes);
         assert_eq!(
             read_pdu(&mut stream),
             header_only(GENERIC_NACK, ESME_RINVCMDLEN, 0)
         );
-        expect_eof(&mut stream);
+        expect_eof(&stream);
     });
 }
 
-#[test]
-fn command_length_over_64_kib_gets_generic_nack_then_close() {
-    with_server(&[], |server| {
+fn command_length_over_64_kib_gets_generic_nack_then_close(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         for length in [0x7fff_ffff_u32, 64 * 1024 + 1] {
             let mut stream = server.connect();
             let mut bytes = length.to_be_bytes().to_vec();
             bytes.extend(&request(SUBMIT_SM, 9, &[])[4..]);
-            send(&mut stream, &bytes);
+            send(&stream, &bytes);
             assert_eq!(
                 read_pdu(&mut stream),
                 header_only(GENERIC_NACK, ESME_RINVCMDLEN, 0),
                 "command_length {length:#x}"
             );
-            expect_eof(&mut stream);
+            expect_eof(&stream);
         }
     });
 }
 
-#[test]
-fn pdus_answered_before_a_bad_length_in_the_same_segment() {
-    with_server(&[], |server| {
+fn pdus_answered_before_a_bad_length_in_the_same_segment(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         let mut bytes = request(ENQUIRE_LINK, 1, &[]);
         bytes.extend(0x7fff_ffff_u32.to_be_bytes());
         bytes.extend(&request(ENQUIRE_LINK, 2, &[])[4..]);
-        send(&mut stream, &bytes);
+        send(&stream, &bytes);
         assert_eq!(
             read_pdu(&mut stream),
             header_only(ENQUIRE_LINK | RESP, ESME_ROK, 1)
@@ -401,35 +383,33 @@ fn pdus_answered_before_a_bad_length_in_the_same_segment() {
             read_pdu(&mut stream),
             header_only(GENERIC_NACK, ESME_RINVCMDLEN, 0)
         );
-        expect_eof(&mut stream);
+        expect_eof(&stream);
     });
 }
 
-#[test]
-fn unbind_is_answered_then_the_server_closes() {
-    with_server(&[], |server| {
+fn unbind_is_answered_then_the_server_closes(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut stream = server.connect();
         exchange(&mut stream, &bind(BIND_TRANSCEIVER, 1, "admin", "abcdef"));
         let response = exchange(&mut stream, &request(UNBIND, 2, &[]));
         assert_eq!(response, header_only(UNBIND | RESP, ESME_ROK, 2));
-        expect_eof(&mut stream);
+        expect_eof(&stream);
 
         // PDUs behind an unbind in the same segment are not answered.
         let mut stream = server.connect();
         let mut bytes = request(UNBIND, 3, &[]);
         bytes.extend(request(ENQUIRE_LINK, 4, &[]));
-        send(&mut stream, &bytes);
+        send(&stream, &bytes);
         assert_eq!(
             read_pdu(&mut stream),
             header_only(UNBIND | RESP, ESME_ROK, 3)
         );
-        expect_eof(&mut stream);
+        expect_eof(&stream);
     });
 }
 
-#[test]
-fn a_bad_connection_does_not_affect_others() {
-    with_server(&[], |server| {
+fn a_bad_connection_does_not_affect_others(kind: SelectorKind) {
+    with_server(kind, &[], |server| {
         let mut good = server.connect();
         let response = exchange(&mut good, &bind(BIND_TRANSCEIVER, 1, "admin", "abcdef"));
         assert_eq!(response, bound_as(BIND_TRANSCEIVER, 1, "admin"));
@@ -437,19 +417,16 @@ fn a_bad_connection_does_not_affect_others() {
         let mut bad = server.connect();
         let mut bytes = 0x7fff_ffff_u32.to_be_bytes().to_vec();
         bytes.extend(&request(SUBMIT_SM, 1, &[])[4..]);
-        send(&mut bad, &bytes);
+        send(&bad, &bytes);
         assert_eq!(
             read_pdu(&mut bad),
             header_only(GENERIC_NACK, ESME_RINVCMDLEN, 0)
         );
-        expect_eof(&mut bad);
+        expect_eof(&bad);
 
         // A client that vanishes mid-PDU.
-        let mut gone = server.connect();
-        send(
-            &mut gone,
-            &bind(BIND_TRANSCEIVER, 1, "admin", "abcdef")[..10],
-        );
+        let gone = server.connect();
+        send(&gone, &bind(BIND_TRANSCEIVER, 1, "admin", "abcdef")[..10]);
         drop(gone);
 
         let response = exchange(&mut good, &request(ENQUIRE_LINK, 2, &[]));
@@ -459,4 +436,23 @@ fn a_bad_connection_does_not_affect_others() {
             1
         );
     });
+}
+
+per_kind! {
+    bind_with_good_credentials_returns_the_system_id,
+    bind_with_bad_credentials_is_refused_header_only,
+    credentials_come_from_the_command_line,
+    a_second_bind_is_refused,
+    enquire_link_is_answered_in_any_state,
+    submit_sm_before_bind_is_refused,
+    submit_sm_after_bind_gets_increasing_message_ids,
+    unknown_command_gets_generic_nack_and_the_session_goes_on,
+    responses_from_the_client_are_ignored,
+    coalesced_pdus_are_answered_in_order,
+    a_pdu_sent_byte_by_byte_is_answered,
+    command_length_under_16_gets_generic_nack_then_close,
+    command_length_over_64_kib_gets_generic_nack_then_close,
+    pdus_answered_before_a_bad_length_in_the_same_segment,
+    unbind_is_answered_then_the_server_closes,
+    a_bad_connection_does_not_affect_others,
 }

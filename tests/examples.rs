@@ -6,38 +6,23 @@
 //! builds the examples before it runs integration tests. When only this test is built
 //! (`cargo test --test examples`), build them first with `cargo build --examples`.
 
-mod example_util;
-mod kinds;
-mod loop_util;
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ioloop::selector::SelectorKind;
 
-use example_util::{Server, example_binary};
-use loop_util::{LIMIT, for_each_kind, pattern};
+use common::example::{Server, example_binary, wait_within};
+use common::kinds::{per_kind, unavailable_kind};
+use common::{LIMIT, pattern};
 
 /// The echo test's payload, split over [`CONNECTIONS`].
 const TOTAL: usize = 1024 * 1024;
 const CONNECTIONS: usize = 5;
-
-fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("the child did not exit within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Runs a program to completion (bounded), with its output collected.
 fn run_within(command: &mut Command, limit: Duration) -> Output {
@@ -59,7 +44,7 @@ fn run_within(command: &mut Command, limit: Duration) -> Output {
         let _ = stderr.read_to_end(&mut data);
         data
     });
-    let status = wait_within(&mut child, limit);
+    let status = wait_within(&mut child, "the program", limit);
     Output {
         status,
         stdout: out.join().unwrap(),
@@ -126,33 +111,20 @@ fn check_echo_client(addr: SocketAddr, kind: SelectorKind) {
     assert_eq!(lines, ["hi", "hi", "hi"]);
 }
 
-#[test]
-fn echo_server_echoes_a_mebibyte_over_five_connections_and_serves_echo_client() {
-    for_each_kind(|kind| {
-        let server = Server::start("echo_server", kind, &[]);
-        check_echo(server.addr);
-        check_echo_client(server.addr, kind);
-        server.stop();
-    });
+fn echo_server_echoes_a_mebibyte_over_five_connections_and_serves_echo_client(kind: SelectorKind) {
+    let server = Server::start("echo_server", kind, &[]);
+    check_echo(server.addr);
+    check_echo_client(server.addr, kind);
+    server.stop();
 }
 
-#[test]
-fn selector_callbacks_echoes_a_mebibyte_over_five_connections_and_serves_echo_client() {
-    for_each_kind(|kind| {
-        let server = Server::start("selector_callbacks", kind, &[]);
-        check_echo(server.addr);
-        check_echo_client(server.addr, kind);
-        server.stop();
-    });
-}
-
-/// A selector this platform lacks.
-fn unavailable_kind() -> SelectorKind {
-    ["epoll", "kqueue", "iocp", "event-ports", "poll", "select"]
-        .iter()
-        .map(|name| name.parse::<SelectorKind>().expect("a kind's name"))
-        .find(|kind| !kind.is_available())
-        .expect("no platform has every selector")
+fn selector_callbacks_echoes_a_mebibyte_over_five_connections_and_serves_echo_client(
+    kind: SelectorKind,
+) {
+    let server = Server::start("selector_callbacks", kind, &[]);
+    check_echo(server.addr);
+    check_echo_client(server.addr, kind);
+    server.stop();
 }
 
 #[test]
@@ -193,4 +165,9 @@ fn a_malformed_address_exits_2() {
         assert!(stderr.contains("nonsense"), "{name}: {stderr}");
         assert!(output.stdout.is_empty(), "{name} printed to stdout");
     }
+}
+
+per_kind! {
+    echo_server_echoes_a_mebibyte_over_five_connections_and_serves_echo_client,
+    selector_callbacks_echoes_a_mebibyte_over_five_connections_and_serves_echo_client,
 }

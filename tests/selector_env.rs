@@ -2,10 +2,14 @@
 //! file holds a single test (its own process, no parallel readers) that sets, checks and
 //! removes the variable in sequence.
 
+mod common;
+
 use std::io::ErrorKind;
 use std::net::TcpStream;
 
 use ioloop::selector::{DefaultSelector, SELECTOR_ENV, Selector, SelectorKind, SelectorMap};
+
+use common::kinds::unavailable_kind;
 
 fn set(value: &str) {
     // SAFETY: this is the only test in this binary, so no other thread reads or writes the
@@ -70,17 +74,7 @@ fn selector_env_override_is_honoured_by_every_default_constructor() {
         ErrorKind::InvalidInput
     );
 
-    let unavailable = [
-        SelectorKind::Epoll,
-        SelectorKind::Kqueue,
-        SelectorKind::Iocp,
-        SelectorKind::EventPorts,
-        SelectorKind::Poll,
-        SelectorKind::Select,
-    ]
-    .into_iter()
-    .find(|kind| !kind.is_available())
-    .expect("no platform has every kind");
+    let unavailable = unavailable_kind();
     set(unavailable.name());
     let err = SelectorKind::from_env().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");

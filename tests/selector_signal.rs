@@ -4,20 +4,18 @@
 //! take the signal.
 
 #[cfg(unix)]
-mod kinds;
-#[cfg(unix)]
-mod util;
+mod common;
 
 #[cfg(unix)]
 mod unix {
     use std::net::{TcpListener, TcpStream};
-    use std::panic::{AssertUnwindSafe, catch_unwind};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
-    use ioloop::selector::{DefaultSelector, Events, Interest, Selector, SelectorKind, Source};
+    use ioloop::selector::{DefaultSelector, Events, Interest, Selector, SelectorKind};
 
-    use super::util::{SANITY, register};
+    use crate::common::kinds::run_without_harness;
+    use crate::common::selector::{SANITY, register, unregister};
 
     static ALARMS: AtomicUsize = AtomicUsize::new(0);
 
@@ -93,7 +91,7 @@ mod unix {
         assert!(events.is_empty(), "{events:?}");
         assert!(elapsed >= timeout, "returned early after {elapsed:?}");
         assert!(elapsed < SANITY, "{elapsed:?}");
-        sel.unregister(client.raw_source()).unwrap();
+        unregister(&mut sel, &client).unwrap();
     }
 
     /// A select without timeout interrupted by a signal keeps waiting until it is woken.
@@ -125,40 +123,21 @@ mod unix {
         assert!(elapsed < SANITY, "{elapsed:?}");
     }
 
-    /// A named check, run once per backend.
-    type Check = (&'static str, fn(SelectorKind));
-
     pub fn main() {
         install_handler();
-        let checks: [Check; 2] = [
-            (
-                "timed_select_survives_a_signal",
-                timed_select_survives_a_signal,
-            ),
-            (
-                "blocking_select_survives_a_signal",
-                blocking_select_survives_a_signal,
-            ),
-        ];
-        let (mut passed, mut failed) = (0, 0);
-        for kind in SelectorKind::available() {
-            for (name, check) in checks {
-                match catch_unwind(AssertUnwindSafe(|| check(kind))) {
-                    Ok(()) => {
-                        println!("test {name} [{kind}] ... ok");
-                        passed += 1;
-                    }
-                    Err(_) => {
-                        println!("test {name} [{kind}] ... FAILED");
-                        failed += 1;
-                    }
-                }
-            }
-        }
-        println!("selector_signal: {passed} passed, {failed} failed");
-        if failed > 0 {
-            std::process::exit(1);
-        }
+        run_without_harness(
+            "selector_signal",
+            &[
+                (
+                    "timed_select_survives_a_signal",
+                    timed_select_survives_a_signal,
+                ),
+                (
+                    "blocking_select_survives_a_signal",
+                    blocking_select_survives_a_signal,
+                ),
+            ],
+        );
     }
 }
 

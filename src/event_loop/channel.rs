@@ -6,6 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use super::dispatcher::AnyDispatcher;
 use super::io_source::IoSource;
+use super::token::Token;
 use crate::selector::Interest;
 
 /// Where a channel is in its life. The phase decides which handlers an event reaches and
@@ -92,5 +93,32 @@ impl<S> Channel<S> {
     /// Whether the channel is in its slot (not lent to its running callbacks).
     pub(crate) fn is_idle(&self) -> bool {
         self.dispatcher.is_some()
+    }
+}
+
+/// The channel whose callbacks run now, taken out of the loop's table for the duration.
+/// Its [`Context`](super::Context) reaches it directly, and records here what the callbacks ask for.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) token: Token,
+    /// `None` once closed: the source was unregistered and dropped at the `close` call.
+    pub(crate) io: Option<IoSource>,
+    pub(crate) phase: Phase,
+    /// End of file or a disconnection was seen: `handle_close` is due when the current
+    /// handler returns.
+    pub(crate) disconnected: bool,
+    /// The channel's one warning was given.
+    pub(crate) warned: bool,
+}
+
+impl Running {
+    pub(crate) fn new(token: Token, io: Option<IoSource>, phase: Phase, warned: bool) -> Running {
+        Running {
+            token,
+            io,
+            phase,
+            disconnected: false,
+            warned,
+        }
     }
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use socket2::{SockAddr, Socket};
 
 use super::channel::Phase;
+use super::channel::Running;
 use super::core::{ACCEPT_PAUSE, Core};
-use super::dispatch::Running;
 use super::dispatcher::Dispatcher;
 use super::io_source::IoSource;
 use super::os_errors::{is_descriptor_exhaustion, is_disconnect};
@@ -94,6 +94,7 @@ impl<'a, S: 'static> Context<'a, S> {
     ///
     /// `WouldBlock` when there is nothing to read now (harmless to return from a handler);
     /// `NotConnected` if the channel is closed; other OS errors as they come.
+    #[inline]
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.recv_uninit(as_uninit(buf))
     }
@@ -133,6 +134,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// # Errors
     ///
     /// As [`recv`](Self::recv); `buf` is unchanged on error.
+    #[inline]
     pub fn recv_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         buf.reserve(max);
         let len = buf.len();
@@ -159,6 +161,7 @@ impl<'a, S: 'static> Context<'a, S> {
         Ok(self.core.scratch())
     }
 
+    #[inline]
     fn recv_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
         loop {
             match self.own()?.read(buf) {
@@ -183,6 +186,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// # Errors
     ///
     /// `NotConnected` if the channel is closed; other OS errors as they come.
+    #[inline]
     pub fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
             match self.own()?.write(buf) {
@@ -326,7 +330,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// runs after the current one returns. Idempotent.
     pub fn close(&mut self) {
         if let Some(own) = self.own.as_deref_mut() {
-            own.close(self.core);
+            self.core.close_lent(own);
         }
     }
 

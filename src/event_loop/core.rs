@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::channel::{Channel, Phase};
-use super::dispatch::Running;
+use super::channel::{Channel, Phase, Running};
 use super::dispatcher::{AnyDispatcher, Dispatcher};
 use super::handle::Shared;
 use super::io_source::IoSource;
@@ -118,6 +117,7 @@ impl<S: 'static> Core<S> {
 
     /// Whether a stop was asked for, here or from another thread; either request is
     /// consumed, so none is left over for a later run.
+    #[inline]
     pub(crate) fn take_stop(&mut self) -> bool {
         let from_handle = self
             .shared
@@ -127,6 +127,7 @@ impl<S: 'static> Core<S> {
     }
 
     /// Waits in the selector.
+    #[inline]
     pub(crate) fn select(
         &mut self,
         events: &mut Events,
@@ -165,12 +166,14 @@ impl<S: 'static> Core<S> {
     }
 
     /// The earliest timer's deadline.
+    #[inline]
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
         self.timers.next_deadline()
     }
 
     /// Removes and returns one timer due at `now`; `None` also when there are no timers
     /// (then without reading the clock: `now` is only called when a timer exists).
+    #[inline]
     pub(crate) fn pop_due_timer(&mut self, now: impl FnOnce() -> Instant) -> Option<Due<S>> {
         if self.timers.is_empty() {
             return None;
@@ -227,7 +230,6 @@ impl<S: 'static> Core<S> {
         Ok(token)
     }
 
-    /// Starts a non-blocking TCP connection to `addr` on a new channel.
     /// Starts a TCP connection to the first of `addrs` that the OS does not refuse at once;
     /// the rest are tried in turn if that one fails later (`Channel::fallbacks`).
     pub(crate) fn connect<D: Dispatcher<S>>(
@@ -323,9 +325,17 @@ impl<S: 'static> Core<S> {
         true
     }
 
+    /// Closes the lent (running) channel now, idempotent: its source is unregistered and
+    /// closed, and no handler of it runs after the current one.
+    pub(crate) fn close_lent(&mut self, own: &mut Running) {
+        if let Some(io) = own.io.take() {
+            self.release(own.token, io);
+        }
+    }
+
     /// Unregisters a closed channel's source and drops it.
     pub(crate) fn release(&mut self, token: Token, io: IoSource) {
-        if let Err(e) = self.selector.unregister(io.raw()) {
+        if let Err(e) = self.selector.unregister(io.borrow()) {
             report!(Warn, target: "ioloop::event_loop", "{token:?}: unregister failed: {e}");
         }
         drop(io);
@@ -391,21 +401,29 @@ impl<S: 'static> Core<S> {
             return;
         };
         let Some(interest) = channel.phase.interest(&**dispatcher) else {
-            report!(Error, target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
-            self.close(token);
-            return;
+            return self.close_after_panic(token);
         };
         if interest == channel.registered {
-            return;
+            return; // the usual case: nothing to tell the selector
         }
         self.modify_calls += 1;
-        if let Err(e) = self.selector.modify(io.raw(), token.to_key(), interest) {
-            report!(Error, target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({e}); closing the channel");
-            // The selector dropped the registration already: close without it.
-            self.channels.remove(token.slot);
-            return;
+        if let Err(e) = self.selector.modify(io.borrow(), token.to_key(), interest) {
+            return self.close_after_refusal(token, e);
         }
         channel.registered = interest;
+    }
+
+    #[cold]
+    fn close_after_panic(&mut self, token: Token) {
+        report!(Error, target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
+        self.close(token);
+    }
+
+    #[cold]
+    fn close_after_refusal(&mut self, token: Token, error: io::Error) {
+        report!(Error, target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({error}); closing the channel");
+        // The selector dropped the registration already: close without it.
+        self.channels.remove(token.slot);
     }
 
     /// Lends an idle channel to its callbacks: its dispatcher and source leave the slot.

@@ -21,7 +21,7 @@
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::channel::Phase;
+use super::channel::{Phase, Running};
 use super::context::Context;
 use super::core::Core;
 use super::dispatcher::AnyDispatcher;
@@ -32,41 +32,6 @@ use super::timers::{TimerFn, TimerId};
 use super::token::Token;
 use crate::diagnostics::report;
 use crate::selector::Event;
-
-/// The channel whose callbacks run now, taken out of the loop's table for the duration.
-/// Its [`Context`] reaches it directly, and records here what the callbacks ask for.
-#[derive(Debug)]
-pub(crate) struct Running {
-    pub(crate) token: Token,
-    /// `None` once closed: the source was unregistered and dropped at the `close` call.
-    pub(crate) io: Option<IoSource>,
-    pub(crate) phase: Phase,
-    /// End of file or a disconnection was seen: `handle_close` is due when the current
-    /// handler returns.
-    pub(crate) disconnected: bool,
-    /// The channel's one warning was given.
-    pub(crate) warned: bool,
-}
-
-impl Running {
-    pub(crate) fn new(token: Token, io: Option<IoSource>, phase: Phase, warned: bool) -> Running {
-        Running {
-            token,
-            io,
-            phase,
-            disconnected: false,
-            warned,
-        }
-    }
-
-    /// Closes the running channel now (idempotent): its source is unregistered and closed,
-    /// and no handler of it runs after the current one.
-    pub(crate) fn close<S: 'static>(&mut self, core: &mut Core<S>) {
-        if let Some(io) = self.io.take() {
-            core.release(self.token, io);
-        }
-    }
-}
 
 /// One channel's turn: its dispatcher and its state, lent by the core until [`end`](Self::end).
 pub(crate) struct Dispatch<'a, S: 'static> {
@@ -150,7 +115,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
                 self.own.token,
                 panic_message(&*panic)
             );
-            self.own.close(self.core);
+            self.core.close_lent(&mut self.own);
         }
     }
 
@@ -165,7 +130,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
         }
         if self.own.phase == Phase::Closing {
             log::debug!(target: "ioloop::event_loop", "{:?}: disconnected again after handle_close; closing", self.own.token);
-            self.own.close(self.core);
+            self.core.close_lent(&mut self.own);
             return;
         }
         self.own.phase = Phase::Closing;
@@ -218,7 +183,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             self.report_error(error);
             // A socket whose connect failed is of no further use, and it would report itself
             // ready on every wait: close it even if handle_error kept it open.
-            self.own.close(self.core);
+            self.core.close_lent(&mut self.own);
             return false;
         }
         self.own.phase = Phase::Open;

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 
 use socket2::{SockAddr, Socket};
 
-use crate::selector::{RawSource, Source};
+use crate::selector::{BorrowedSource, RawSource, Source};
 
 /// An owned socket or descriptor that an [`EventLoop`](crate::EventLoop) channel reads and
 /// writes. Build one with `From`: TCP listeners and streams, UDP sockets, `socket2::Socket`,
@@ -69,6 +69,14 @@ impl IoSource {
             Inner::Socket(socket) => socket.raw_source(),
             #[cfg(unix)]
             Inner::Fd(file) => file.raw_source(),
+        }
+    }
+
+    pub(crate) fn borrow(&self) -> BorrowedSource<'_> {
+        match &self.inner {
+            Inner::Socket(socket) => socket.as_source(),
+            #[cfg(unix)]
+            Inner::Fd(file) => file.as_source(),
         }
     }
 

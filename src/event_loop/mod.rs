@@ -392,8 +392,8 @@ impl<S: 'static> EventLoop<S> {
         }
         self.fire_timers();
         self.run_jobs();
-        self.open_new_channels();
-        self.core.refresh_interest();
+        // What this iteration's callbacks spawned or refreshed is settled at the start of the
+        // next one, before its wait: no second check per iteration.
         Ok(self.core.take_stop())
     }
 

@@ -16,6 +16,7 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
+    #[inline]
     pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
         match timeout {
             None => Deadline {
@@ -31,12 +32,14 @@ impl Deadline {
     }
 
     /// Whether the caller asked for no wait, or the time has run out.
+    #[inline]
     pub(crate) fn expired(&self) -> bool {
         self.zero || self.at.is_some_and(|at| Instant::now() >= at)
     }
 
     /// How long the next OS wait may last (`None` = block), rounded up to whole
     /// milliseconds and bounded by [`LONGEST_WAIT`].
+    #[inline]
     pub(crate) fn next_wait(&self) -> Option<Duration> {
         if self.zero {
             return Some(Duration::ZERO);
@@ -77,6 +80,7 @@ pub(crate) trait WaitOnce {
 
 /// The `select` every backend shares: wait, and wait again after `EINTR`, an early return
 /// or a spurious wake-up, until something is ready, a wake comes or the deadline passes.
+#[inline]
 pub(crate) fn select_until<B: WaitOnce>(
     backend: &mut B,
     events: &mut super::Events,

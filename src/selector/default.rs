@@ -6,7 +6,8 @@ use std::time::Duration;
 #[cfg(unix)]
 use super::PollSelector;
 use super::{
-    Events, Interest, NativeSelector, RawSource, SelectSelector, Selector, SelectorKind, Waker,
+    BorrowedSource, Events, Interest, NativeSelector, RawSource, SelectSelector, Selector,
+    SelectorKind, Waker,
 };
 
 /// Any backend, chosen at run time: Python's `selectors.DefaultSelector`, plus an explicit
@@ -112,11 +113,16 @@ impl Selector for DefaultSelector {
     }
 
     #[inline]
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
+    fn modify(
+        &mut self,
+        source: BorrowedSource<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
         forward!(self, s => s.modify(source, key, interest))
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
+    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()> {
         forward!(self, s => s.unregister(source))
     }
 

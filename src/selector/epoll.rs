@@ -11,17 +11,18 @@
 //! reports hang-ups whatever the interest and a level-triggered hang-up would spin the loop.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
 
-use super::deadline::{WaitOnce, select_until};
-use super::registrations::Registrations;
+use super::backend::Backend;
+use super::deadline::WaitOnce;
+use super::registrations::{Registration, Registrations};
 use super::source::borrow_raw;
 use super::waker::WakeReceiver;
-use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+use super::{Events, Interest, RawSource, SelectorKind};
 
 /// The key of the wake-up socket; registration slots never reach it.
 const WAKE_KEY: u64 = u64::MAX;
@@ -49,13 +50,13 @@ const MAX_BUFFER: usize = 65_536;
 /// let mut events = Events::new();
 /// selector.select(&mut events, Some(Duration::from_secs(5)))?;
 /// assert_eq!(events.iter().next().map(|e| e.key()), Some(7));
-/// selector.unregister(listener.raw_source())?;
+/// selector.unregister(listener.as_source())?;
 /// # std::io::Result::Ok(())
 /// ```
 pub struct EpollSelector {
     epoll: OwnedFd,
     registrations: Registrations,
-    buffer: Vec<epoll::Event>,
+    buffer: EventBuffer,
     wake: WakeReceiver,
     woken: bool,
 }
@@ -68,6 +69,16 @@ impl std::fmt::Debug for EpollSelector {
             .finish_non_exhaustive()
     }
 }
+
+/// The `epoll_wait` buffer. The data of an `epoll::Event` is a union that can hold a pointer,
+/// which makes the type `!Send`; this backend only ever stores integers in it.
+struct EventBuffer(Vec<epoll::Event>);
+
+// SAFETY: an `epoll::Event` is plain data but for its data union's pointer variant. This
+// backend writes the data only with `EventData::new_u64` (slots and `WAKE_KEY`), which the
+// kernel hands back verbatim, and reads it only with `u64()`: no pointer is ever stored, so
+// moving the buffer to another thread moves integers.
+unsafe impl Send for EventBuffer {}
 
 fn epoll_flags(interest: Interest) -> epoll::EventFlags {
     let mut flags = epoll::EventFlags::empty();
@@ -92,9 +103,7 @@ impl EpollSelector {
     pub fn new() -> io::Result<EpollSelector> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let wake = WakeReceiver::with_socket()?;
-        let wake_source = wake.source().expect("a socket receiver has a source");
-        // SAFETY: the wake-up socket is owned by `wake`, which lives as long as `epoll`.
-        let wake_fd = unsafe { borrow_raw(wake_source) };
+        let wake_fd = wake.as_source().expect("a socket receiver has a source");
         epoll::add(
             &epoll,
             wake_fd,
@@ -104,7 +113,7 @@ impl EpollSelector {
         Ok(EpollSelector {
             epoll,
             registrations: Registrations::default(),
-            buffer: Vec::with_capacity(MIN_BUFFER),
+            buffer: EventBuffer(Vec::with_capacity(MIN_BUFFER)),
             wake,
             woken: false,
         })
@@ -114,94 +123,67 @@ impl EpollSelector {
         let wanted = (self.registrations.len() + 1)
             .next_power_of_two()
             .clamp(MIN_BUFFER, MAX_BUFFER);
-        if wanted > self.buffer.capacity() {
-            self.buffer = Vec::with_capacity(wanted);
+        if wanted > self.buffer.0.capacity() {
+            self.buffer.0 = Vec::with_capacity(wanted);
         }
     }
 }
 
-impl Selector for EpollSelector {
-    fn kind(&self) -> SelectorKind {
-        SelectorKind::Epoll
+impl Backend for EpollSelector {
+    const KIND: SelectorKind = SelectorKind::Epoll;
+
+    fn registrations(&self) -> &Registrations {
+        &self.registrations
     }
 
-    unsafe fn register(
+    fn registrations_mut(&mut self) -> &mut Registrations {
+        &mut self.registrations
+    }
+
+    fn wake_receiver(&self) -> &WakeReceiver {
+        &self.wake
+    }
+
+    unsafe fn os_register(
         &mut self,
         source: RawSource,
-        key: usize,
+        slot: usize,
         interest: Interest,
     ) -> io::Result<()> {
-        let slot = self.registrations.insert(source, key, interest)?;
         // SAFETY: the caller keeps `register`'s contract (the source stays open while
-        // registered); epoll_ctl validates the number anyway.
+        // registered), and the borrow ends with this one epoll_ctl.
         let fd = unsafe { borrow_raw(source) };
         let data = epoll::EventData::new_u64(slot as u64);
-        if let Err(e) = epoll::add(&self.epoll, fd, data, epoll_flags(interest)) {
-            self.registrations.remove(slot);
-            return Err(e.into());
-        }
+        epoll::add(&self.epoll, fd, data, epoll_flags(interest))?;
         self.grow_buffer();
         Ok(())
     }
 
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
-        let registration = self
-            .registrations
-            .get_mut(slot)
-            .expect("slot of a found source");
-        // The kernel knows the slot, not the key: a new key alone needs no system call.
-        registration.key = key;
-        if registration.interest == interest {
-            return Ok(());
-        }
-        registration.interest = interest;
-        // SAFETY: a registered source is open (register's contract); one validating call.
-        let fd = unsafe { borrow_raw(source) };
+    fn os_modify(
+        &mut self,
+        source: BorrowedFd<'_>,
+        slot: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
         let data = epoll::EventData::new_u64(slot as u64);
-        if let Err(e) = epoll::modify(&self.epoll, fd, data, epoll_flags(interest)) {
-            self.registrations.remove(slot);
-            let _ = epoll::delete(&self.epoll, fd);
-            return Err(e.into());
-        }
+        epoll::modify(&self.epoll, source, data, epoll_flags(interest))?;
         Ok(())
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
-        self.registrations.remove(slot);
-        // SAFETY: the number goes to one epoll_ctl, which validates it; a source closed
-        // before unregistering gives EBADF or ENOENT, swallowed below as Python does.
-        if let Err(e) = epoll::delete(&self.epoll, unsafe { borrow_raw(source) }) {
-            log::debug!(target: "ioloop::selector", "unregister of {source:?}: epoll_ctl(DEL) failed ({e}); ignored");
-        }
+    fn os_unregister(&mut self, source: BorrowedFd<'_>, _: &Registration) -> io::Result<()> {
+        epoll::delete(&self.epoll, source)?;
         Ok(())
-    }
-
-    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        select_until(self, events, timeout)
-    }
-
-    fn waker(&self) -> Waker {
-        self.wake.waker()
-    }
-
-    fn len(&self) -> usize {
-        self.registrations.len()
     }
 }
 
 impl WaitOnce for EpollSelector {
     fn wait_once(&mut self, events: &mut Events, wait: Option<Duration>) -> io::Result<()> {
         let timespec = super::deadline::timespec(wait);
-        self.buffer.clear();
-        epoll::wait(
-            &self.epoll,
-            spare_capacity(&mut self.buffer),
-            timespec.as_ref(),
-        )?;
+        let buffer = &mut self.buffer.0;
+        buffer.clear();
+        epoll::wait(&self.epoll, spare_capacity(buffer), timespec.as_ref())?;
         self.registrations.start_round();
-        for event in &self.buffer {
+        for event in &self.buffer.0 {
             let (flags, key) = (event.flags, event.data.u64());
             if key == WAKE_KEY {
                 self.woken = true;
@@ -224,6 +206,7 @@ impl WaitOnce for EpollSelector {
         Ok(())
     }
 
+    #[inline]
     fn acknowledge_wake(&mut self) -> bool {
         // Only read the wake-up socket when epoll said it is readable: no extra system
         // call in a steady-state iteration.

@@ -206,11 +206,11 @@ impl<S: Source, T> SelectorMap<S, T> {
             return Ok(());
         }
         entry.interest = interest;
-        let raw = entry.source.raw_source();
-        if let Err(e) = self.selector.modify(raw, key.to_usize(), interest) {
+        let source = self.entries[key.slot as usize].source.as_source();
+        if let Err(e) = self.selector.modify(source, key.to_usize(), interest) {
             // The selector dropped its registration: drop ours to match.
-            self.entries.remove(key.slot as usize);
-            self.by_source.remove(&raw);
+            let entry = self.entries.remove(key.slot as usize);
+            self.by_source.remove(&entry.source.raw_source());
             return Err(e);
         }
         Ok(())
@@ -225,9 +225,8 @@ impl<S: Source, T> SelectorMap<S, T> {
     pub fn unregister(&mut self, key: SelectorKey) -> io::Result<(S, T)> {
         self.entry(key).ok_or_else(|| Self::not_found(key))?;
         let entry = self.entries.remove(key.slot as usize);
-        let raw = entry.source.raw_source();
-        self.by_source.remove(&raw);
-        self.selector.unregister(raw)?;
+        self.by_source.remove(&entry.source.raw_source());
+        self.selector.unregister(entry.source.as_source())?;
         Ok((entry.source, entry.data))
     }
 
@@ -326,7 +325,7 @@ impl<S: Source, T> Drop for SelectorMap<S, T> {
     fn drop(&mut self) {
         // Unregister before the sources are closed by dropping the entries.
         for (_, entry) in self.entries.iter() {
-            let _ = self.selector.unregister(entry.source.raw_source());
+            let _ = self.selector.unregister(entry.source.as_source());
         }
     }
 }

@@ -18,12 +18,16 @@
 //! - **Registration errors are `io::Error`s:** `AlreadyExists` for a source registered twice,
 //!   `NotFound` for `modify`/`unregister` of an unknown source, the OS's error (and no
 //!   registration left behind) when the OS refuses a source.
-//! - **Unregister is tolerant.** It succeeds for any registered source, even one already
-//!   closed; an OS error from the removal is logged and swallowed, as Python does.
+//! - **Unregister is tolerant.** It succeeds for any registered source number, even when the
+//!   file registered under it was closed meanwhile and the number reused by the handle
+//!   passed; an OS error from the removal is logged and swallowed, as Python does.
 //! - **Timeouts never end early.** `None` blocks, zero polls, anything else waits at least
 //!   that long (rounded up to whole milliseconds where the OS counts in milliseconds).
 //!   A signal (`EINTR`) is retried with the time left; it is never an error.
 //! - **A [`Waker`] ends a blocking `select` from any thread,** on every backend.
+//! - **Selectors are `Send`** (as mio's `Poll` and polling's `Poller`): one can be made on
+//!   one thread and used on another. A [`SelectorMap`] is `Send` when its sources and data
+//!   are.
 //! - **No undefined behaviour for any descriptor.** The select backend sizes its sets at run
 //!   time, so descriptors above `FD_SETSIZE` (1024) work.
 //!
@@ -53,6 +57,7 @@
 //! This layer is for code that manages its own sources. For owned sources and user data per
 //! key, Python's `selector.register(sock, events, data)` style, use [`SelectorMap`].
 
+mod backend;
 mod deadline;
 mod default;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -89,7 +94,7 @@ pub use native::NativeSelector;
 #[cfg(unix)]
 pub use poll::PollSelector;
 pub use select::SelectSelector;
-pub use source::{RawSource, Source};
+pub use source::{BorrowedSource, RawSource, Source};
 pub use waker::Waker;
 
 /// A readiness selector: Python's `selectors.BaseSelector`, over raw sources.
@@ -97,7 +102,32 @@ pub use waker::Waker;
 /// See [the module docs](self) for the contract every implementation keeps. Implementations:
 /// [`NativeSelector`] (epoll, kqueue, IOCP, event ports), [`PollSelector`] (Unix),
 /// [`SelectSelector`], and [`DefaultSelector`], which is any of them chosen at run time.
-pub trait Selector: std::fmt::Debug {
+///
+/// `register` takes the raw number, which is what a selector stores (and `unsafe`, since the
+/// selector keeps using it after the call); `modify` and `unregister` take a
+/// [`BorrowedSource`], which proves the source is open for the call:
+///
+/// ```
+/// use std::net::TcpListener;
+/// use ioloop::selector::{DefaultSelector, Interest, Selector, Source};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut selector = DefaultSelector::new()?;
+/// // SAFETY: `listener` stays open until it is unregistered below.
+/// unsafe { selector.register(listener.raw_source(), 1, Interest::READ)? };
+/// selector.modify(listener.as_source(), 1, Interest::NONE)?;
+/// selector.unregister(listener.as_source())?;
+/// # std::io::Result::Ok(())
+/// ```
+///
+/// # Sealed
+///
+/// This trait is implemented by the types above and cannot be implemented outside this
+/// crate. A backend has to keep the whole contract (one event per source masked to its
+/// interest, the merging of several OS reports, the error and registration rules), and the
+/// crate's backends share that bookkeeping internally; opening the trait would freeze those
+/// internals as public API. Use it as a bound (`S: Selector`) or as `dyn Selector`.
+pub trait Selector: sealed::Sealed + std::fmt::Debug {
     /// Which backend this is.
     fn kind(&self) -> SelectorKind;
 
@@ -105,17 +135,18 @@ pub trait Selector: std::fmt::Debug {
     ///
     /// # Errors
     ///
-    /// `AlreadyExists` if the source is registered already; the OS's error if it refuses the
-    /// source (epoll: `PermissionDenied` for a regular file; poll and select: a closed
-    /// descriptor is refused up front). On error nothing stays registered.
+    /// `AlreadyExists` if the source is registered already; `InvalidInput` for `-1` (Unix)
+    /// or `INVALID_SOCKET` (Windows); the OS's error if it refuses the source (epoll:
+    /// `PermissionDenied` for a regular file; poll and select: a closed descriptor is refused
+    /// up front with `EBADF`). On error nothing stays registered.
     ///
     /// # Safety
     ///
-    /// `source` must stay open until it is unregistered or the selector is dropped. The
-    /// native backend hands it to `polling`, whose IOCP implementation keeps using the handle
-    /// until it is removed; a number closed and reused while registered could be reported
-    /// under the old key. [`SelectorMap`] and the event loop own their sources and keep this
-    /// rule for you.
+    /// `source` must stay open until it is unregistered or the selector is dropped (the
+    /// contract of `polling`'s `Poller::add`). The native backend hands it to `polling`,
+    /// whose IOCP implementation keeps using the handle until it is removed; a number closed
+    /// and reused while registered could be reported under the old key. [`SelectorMap`] and
+    /// the event loop own their sources and keep this rule for you.
     unsafe fn register(
         &mut self,
         source: RawSource,
@@ -130,14 +161,23 @@ pub trait Selector: std::fmt::Debug {
     ///
     /// `NotFound` if the source is not registered. If the OS refuses the change the source is
     /// unregistered (as Python does) and the OS's error returned.
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()>;
+    fn modify(
+        &mut self,
+        source: BorrowedSource<'_>,
+        key: usize,
+        interest: Interest,
+    ) -> io::Result<()>;
 
-    /// Stops watching `source`. Works even if the source was closed already.
+    /// Stops watching `source`.
+    ///
+    /// Tolerant, as Python's selectors: an error from the OS's removal is logged and
+    /// ignored, so this succeeds even when the registered file was closed and its number
+    /// reused by the one borrowed here.
     ///
     /// # Errors
     ///
     /// `NotFound` if the source is not registered.
-    fn unregister(&mut self, source: RawSource) -> io::Result<()>;
+    fn unregister(&mut self, source: BorrowedSource<'_>) -> io::Result<()>;
 
     /// Waits until a registered source is ready, the timeout passes or a [`Waker`] fires, and
     /// fills `events` (cleared first) with what is ready.
@@ -160,4 +200,14 @@ pub trait Selector: std::fmt::Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The supertrait that seals [`Selector`]: public inside a private module, so other crates can
+/// neither name nor implement it.
+mod sealed {
+    /// Implemented by the crate's backends and [`DefaultSelector`](super::DefaultSelector).
+    pub trait Sealed {}
+
+    impl<B: super::backend::Backend> Sealed for B {}
+    impl Sealed for super::DefaultSelector {}
 }

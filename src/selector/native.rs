@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use polling::{PollMode, Poller};
 
-use super::deadline::{WaitOnce, select_until};
-use super::registrations::Registrations;
+use super::backend::Backend;
+use super::deadline::WaitOnce;
+use super::registrations::{Registration, Registrations};
 use super::source::borrow_raw;
 use super::waker::WakeReceiver;
-use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+use super::{BorrowedSource, Events, Interest, RawSource, SelectorKind};
 
 /// The OS event buffer starts this large and doubles as registrations grow, up to
 /// [`MAX_BUFFER`]; more ready sources than that are reported over several calls, which
@@ -44,7 +45,7 @@ const MAX_BUFFER: usize = 65_536;
 /// let mut events = Events::new();
 /// selector.select(&mut events, Some(Duration::from_secs(5)))?;
 /// assert_eq!(events.iter().next().map(|e| e.key()), Some(7));
-/// selector.unregister(listener.raw_source())?;
+/// selector.unregister(listener.as_source())?;
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Debug)]
@@ -109,83 +110,54 @@ fn polling_event(slot: usize, interest: Interest) -> polling::Event {
     polling::Event::new(slot, interest.is_readable(), interest.is_writable())
 }
 
-impl Selector for NativeSelector {
-    fn kind(&self) -> SelectorKind {
-        SelectorKind::native().unwrap_or(SelectorKind::Poll)
+impl Backend for NativeSelector {
+    const KIND: SelectorKind = match SelectorKind::native() {
+        Some(kind) => kind,
+        None => SelectorKind::Poll,
+    };
+
+    fn registrations(&self) -> &Registrations {
+        &self.registrations
     }
 
-    unsafe fn register(
+    fn registrations_mut(&mut self) -> &mut Registrations {
+        &mut self.registrations
+    }
+
+    fn wake_receiver(&self) -> &WakeReceiver {
+        &self.wake
+    }
+
+    unsafe fn os_register(
         &mut self,
         source: RawSource,
-        key: usize,
+        slot: usize,
         interest: Interest,
     ) -> io::Result<()> {
-        let slot = self.registrations.insert(source, key, interest)?;
         let mode = self.mode(interest);
-        // SAFETY: the caller promises (this method's contract) that `source` stays open until
-        // it is unregistered, which is what `Poller::add_with_mode` requires.
-        let added = unsafe {
+        // SAFETY: the caller keeps `register`'s contract (`source` stays open until it is
+        // unregistered), which is what `Poller::add_with_mode` requires.
+        unsafe {
             self.poller
-                .add_with_mode(source, polling_event(slot, interest), mode)
-        };
-        if let Err(e) = added {
-            self.registrations.remove(slot);
-            return Err(e);
+                .add_with_mode(source, polling_event(slot, interest), mode)?;
         }
         self.grow_buffer();
         Ok(())
     }
 
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
-        let registration = self
-            .registrations
-            .get_mut(slot)
-            .expect("slot of a found source");
-        // The OS knows the slot, not the key: a new key alone needs no system call.
-        registration.key = key;
-        if registration.interest == interest {
-            return Ok(());
-        }
-        registration.interest = interest;
+    fn os_modify(
+        &mut self,
+        source: BorrowedSource<'_>,
+        slot: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
         let mode = self.mode(interest);
-        // SAFETY: `source` is registered, so by `register`'s contract it is still open; the
-        // borrow lasts for this one call.
-        let modified = self.poller.modify_with_mode(
-            unsafe { borrow_raw(source) },
-            polling_event(slot, interest),
-            mode,
-        );
-        if let Err(e) = modified {
-            self.registrations.remove(slot);
-            // SAFETY: as above; the removal's own failure is irrelevant next to `e`.
-            let _ = self.poller.delete(unsafe { borrow_raw(source) });
-            return Err(e);
-        }
-        Ok(())
+        self.poller
+            .modify_with_mode(source, polling_event(slot, interest), mode)
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
-        self.registrations.remove(slot);
-        // SAFETY: the number goes to one epoll_ctl/kevent/AFD call, which validates it; a
-        // source closed before unregistering gives an error, swallowed below.
-        if let Err(e) = self.poller.delete(unsafe { borrow_raw(source) }) {
-            log::debug!(target: "ioloop::selector", "unregister of {source:?}: OS removal failed ({e}); ignored");
-        }
-        Ok(())
-    }
-
-    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        select_until(self, events, timeout)
-    }
-
-    fn waker(&self) -> Waker {
-        self.wake.waker()
-    }
-
-    fn len(&self) -> usize {
-        self.registrations.len()
+    fn os_unregister(&mut self, source: BorrowedSource<'_>, _: &Registration) -> io::Result<()> {
+        self.poller.delete(source)
     }
 }
 
@@ -203,9 +175,11 @@ impl WaitOnce for NativeSelector {
                 // Event ports fire once per association: re-arm, so the source stays
                 // level-triggered as the contract says.
                 let (source, interest) = (registration.source, registration.interest);
-                // SAFETY: the source is registered, hence open (register's contract).
+                // SAFETY: the source is registered, hence open (`register`'s contract); the
+                // borrow ends with this one call.
+                let source = unsafe { borrow_raw(source) };
                 self.poller.modify_with_mode(
-                    unsafe { borrow_raw(source) },
+                    source,
                     polling_event(slot, interest),
                     PollMode::Oneshot,
                 )?;

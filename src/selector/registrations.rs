@@ -19,7 +19,7 @@ pub(crate) struct Registration {
     pub(crate) source: RawSource,
     pub(crate) key: usize,
     pub(crate) interest: Interest,
-    /// The poll backend's index in its `pollfd` array (poll is Unix-only).
+    /// The poll backend's index in its poll list (poll is Unix-only).
     #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) position: usize,
     /// The `select` round in which this source was last reported, and where.
@@ -98,12 +98,14 @@ impl Registrations {
     }
 
     /// Starts a new `select` round: what is reported from now on is merged per source.
+    #[inline]
     pub(crate) fn start_round(&mut self) {
         self.round += 1;
     }
 
     /// Reports OS readiness `raw` for `slot`, masked to its interest, into `events`; a second
     /// report for the same source in the same round is merged into the first.
+    #[inline]
     pub(crate) fn report(
         &mut self,
         events: &mut Events,

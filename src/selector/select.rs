@@ -10,11 +10,12 @@
 use std::io;
 use std::time::Duration;
 
-use super::deadline::{WaitOnce, select_until};
+use super::backend::Backend;
+use super::deadline::WaitOnce;
 use super::fd_set::{self, FdSet};
-use super::registrations::Registrations;
+use super::registrations::{Registration, Registrations};
 use super::waker::WakeReceiver;
-use super::{Events, Interest, RawSource, Selector, SelectorKind, Waker};
+use super::{BorrowedSource, Events, Interest, RawSource, SelectorKind};
 
 /// Python's `selectors.SelectSelector`: select(2) on Unix, Winsock `select` on Windows.
 ///
@@ -118,10 +119,13 @@ impl SelectSelector {
             .registrations
             .iter()
             .filter(|(_, registration)| !registration.interest.is_none())
-            // SAFETY: fcntl(F_GETFD) only validates the number.
             .filter(|(_, registration)| {
-                rustix::io::fcntl_getfd(unsafe { super::source::borrow_raw(registration.source) })
-                    .is_err()
+                // SAFETY: the number goes to one fcntl(F_GETFD), which only validates it, and
+                // the borrow ends with the call. A registered source is open by `register`'s
+                // contract, unless the caller broke it, which is what this looks for: the
+                // kernel answers EBADF for a closed number, with no undefined behaviour.
+                let fd = unsafe { super::source::borrow_raw(registration.source) };
+                rustix::io::fcntl_getfd(fd).is_err()
             })
             .map(|(slot, _)| slot)
             .collect();
@@ -148,53 +152,45 @@ enum SetKind {
     Except,
 }
 
-impl Selector for SelectSelector {
-    fn kind(&self) -> SelectorKind {
-        SelectorKind::Select
+impl Backend for SelectSelector {
+    const KIND: SelectorKind = SelectorKind::Select;
+
+    fn registrations(&self) -> &Registrations {
+        &self.registrations
     }
 
-    unsafe fn register(
-        &mut self,
-        source: RawSource,
-        key: usize,
-        interest: Interest,
-    ) -> io::Result<()> {
+    fn registrations_mut(&mut self) -> &mut Registrations {
+        &mut self.registrations
+    }
+
+    fn wake_receiver(&self) -> &WakeReceiver {
+        &self.wake
+    }
+
+    // The sets are filled from the table before each wait: adding, changing or removing a
+    // registration needs no system call, except the up-front check of a new one.
+
+    unsafe fn os_register(&mut self, source: RawSource, _: usize, _: Interest) -> io::Result<()> {
         // select(2) would fail later, for every source at once; refuse a closed descriptor
         // now instead, as epoll and kqueue do.
         #[cfg(unix)]
-        // SAFETY: fcntl(F_GETFD) validates the number; the borrow ends with the call.
-        rustix::io::fcntl_getfd(unsafe { super::source::borrow_raw(source) })?;
-        self.registrations.insert(source, key, interest)?;
+        {
+            // SAFETY: the caller keeps `register`'s contract (the source is open);
+            // fcntl(F_GETFD) validates the number anyway, and the borrow ends with the call.
+            let fd = unsafe { super::source::borrow_raw(source) };
+            rustix::io::fcntl_getfd(fd)?;
+        }
+        #[cfg(windows)]
+        let _ = source;
         Ok(())
     }
 
-    fn modify(&mut self, source: RawSource, key: usize, interest: Interest) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
-        let registration = self
-            .registrations
-            .get_mut(slot)
-            .expect("slot of a found source");
-        registration.key = key;
-        registration.interest = interest;
+    fn os_modify(&mut self, _: BorrowedSource<'_>, _: usize, _: Interest) -> io::Result<()> {
         Ok(())
     }
 
-    fn unregister(&mut self, source: RawSource) -> io::Result<()> {
-        let slot = self.registrations.find(source)?;
-        self.registrations.remove(slot);
+    fn os_unregister(&mut self, _: BorrowedSource<'_>, _: &Registration) -> io::Result<()> {
         Ok(())
-    }
-
-    fn select(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        select_until(self, events, timeout)
-    }
-
-    fn waker(&self) -> Waker {
-        self.wake.waker()
-    }
-
-    fn len(&self) -> usize {
-        self.registrations.len()
     }
 }
 

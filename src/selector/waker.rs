@@ -19,7 +19,7 @@ use std::net::UdpSocket;
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
 
-use super::RawSource;
+use super::{BorrowedSource, RawSource, Source};
 
 /// A handle that wakes one selector's blocking `select` from any thread.
 ///
@@ -157,16 +157,13 @@ impl WakeReceiver {
 
     /// The wake-up socket to watch for readability, if this receiver has one.
     pub(crate) fn source(&self) -> Option<RawSource> {
-        #[cfg(unix)]
-        use std::os::fd::AsRawFd as AsRaw;
-        #[cfg(windows)]
-        use std::os::windows::io::AsRawSocket as AsRaw;
-        self.reader.as_ref().map(|reader| {
-            #[cfg(unix)]
-            return reader.as_raw_fd();
-            #[cfg(windows)]
-            return reader.as_raw_socket();
-        })
+        self.reader.as_ref().map(Source::raw_source)
+    }
+
+    /// The wake-up socket, borrowed, if this receiver has one.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    pub(crate) fn as_source(&self) -> Option<BorrowedSource<'_>> {
+        self.reader.as_ref().map(Source::as_source)
     }
 
     /// Consumes pending wake-ups; `true` if there was one since the last call.

@@ -1,13 +1,9 @@
-//! Helpers for the example-server tests: find (or build) an example's binary, start it with
+//! The example-server tests' own helpers: find an example's binary, start it with
 //! `--selector KIND`, read its `listening on IP:PORT` line, connect with timeouts, and stop
 //! it with SIGTERM (Unix) checking that it exits with status 0 and printed nothing more.
 
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
-
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -15,9 +11,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ioloop::selector::SelectorKind;
-
-#[allow(unused_imports)] // not every test file runs per backend
-pub use crate::kinds::for_each_kind;
 
 /// Read and write timeout of every test connection: a broken server fails a test instead of
 /// hanging it.
@@ -47,6 +40,24 @@ pub fn example_binary(name: &str) -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// Waits for `child` (named `what` in failures) to exit, at most `limit`; past that, kills
+/// it and fails.
+pub fn wait_within(child: &mut Child, what: &str, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not exit within {limit:?}");
+            }
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
 }
 
 /// A running example server, killed on drop if a test failed before stopping it.
@@ -139,7 +150,7 @@ impl Server {
         use rustix::process::{Pid, Signal, kill_process};
         kill_process(Pid::from_child(&self.child), Signal::TERM)
             .unwrap_or_else(|e| panic!("SIGTERM to {}: {e}", self.name));
-        self.wait_bounded()
+        wait_within(&mut self.child, &self.name, STOP_TIMEOUT)
     }
 
     #[cfg(not(unix))]
@@ -147,24 +158,7 @@ impl Server {
         self.child
             .kill()
             .unwrap_or_else(|e| panic!("killing {}: {e}", self.name));
-        self.wait_bounded()
-    }
-
-    /// Waits for the child, at most [`STOP_TIMEOUT`]; kills it and fails past that.
-    fn wait_bounded(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!("{} did not exit within {STOP_TIMEOUT:?}", self.name);
-                }
-                Err(e) => panic!("waiting for {}: {e}", self.name),
-            }
-        }
+        wait_within(&mut self.child, &self.name, STOP_TIMEOUT)
     }
 }
 
@@ -175,47 +169,4 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
-}
-
-/// Reads exactly `n` bytes (within the stream's timeout).
-pub fn read_exact(stream: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut buf = vec![0; n];
-    stream
-        .read_exact(&mut buf)
-        .unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
-    buf
-}
-
-/// Asserts that the peer closed the connection in an orderly way (a read returns 0) with
-/// nothing more sent.
-pub fn expect_eof(stream: &mut TcpStream) {
-    let mut buf = [0u8; 256];
-    match stream.read(&mut buf) {
-        Ok(0) => {}
-        Ok(n) => panic!(
-            "expected end of file, got {n} more bytes: {:?}",
-            String::from_utf8_lossy(&buf[..n])
-        ),
-        Err(e) => panic!("expected end of file, got {e}"),
-    }
-}
-
-/// Asserts that nothing arrives within `wait` and the connection stays open.
-pub fn expect_silence(stream: &mut TcpStream, wait: Duration) {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = [0u8; 256];
-    match stream.read(&mut buf) {
-        Ok(0) => panic!("the server closed the connection"),
-        Ok(n) => panic!(
-            "expected silence, got {n} bytes: {:?}",
-            String::from_utf8_lossy(&buf[..n])
-        ),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) => {}
-        Err(e) => panic!("expected silence, got {e}"),
-    }
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
 }

@@ -1,21 +1,16 @@
-//! Helpers shared by the selector tests: one run per backend, real socket pairs on
-//! 127.0.0.1, and event checks that tolerate spurious wake-ups.
+//! Driving a bare [`Selector`]: registration helpers (the only places the tests hand a
+//! source's raw number to `modify` and `unregister`), and event checks that tolerate
+//! spurious wake-ups.
 
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
-
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ioloop::selector::{DefaultSelector, Event, Events, Interest, Selector, SelectorKind, Waker};
-
-#[allow(unused_imports)] // not every test file runs per backend
-pub use crate::kinds::for_each_kind;
+use ioloop::selector::{
+    DefaultSelector, Event, Events, Interest, Selector, SelectorKind, Source, Waker,
+};
 
 /// How long a test waits for something that should happen at once, per `select` call.
 pub const WAIT: Duration = Duration::from_millis(500);
@@ -29,9 +24,6 @@ pub const QUIET: Duration = Duration::from_millis(100);
 /// The loose upper sanity bound for "returned at once" / "returned early" checks.
 pub const SANITY: Duration = Duration::from_secs(10);
 
-/// Timeouts for blocking socket calls, so that a broken test fails instead of hanging.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A selector of `kind`, checked to be that kind and empty.
 pub fn selector(kind: SelectorKind) -> DefaultSelector {
     let selector = DefaultSelector::with_kind(kind).expect("creating the selector");
@@ -41,49 +33,34 @@ pub fn selector(kind: SelectorKind) -> DefaultSelector {
     selector
 }
 
-/// A connected pair of TCP sockets on 127.0.0.1 (blocking, with I/O timeouts).
-pub fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    tcp_pair_from(&listener)
-}
-
-/// A connected pair made through `listener`: (the connecting side, the accepted side).
-pub fn tcp_pair_from(listener: &TcpListener) -> (TcpStream, TcpStream) {
-    let client = TcpStream::connect(listener.local_addr().expect("local_addr")).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
-    for stream in [&client, &server] {
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-    }
-    (client, server)
-}
-
-/// Writes all of `data` (blocking, bounded by the write timeout).
-pub fn send(mut stream: &TcpStream, data: &[u8]) {
-    stream.write_all(data).expect("write_all");
-}
-
-/// Reads exactly `len` bytes (blocking, bounded by the read timeout).
-pub fn recv_exact(mut stream: &TcpStream, len: usize) -> Vec<u8> {
-    let mut buf = vec![0; len];
-    stream.read_exact(&mut buf).expect("read_exact");
-    buf
-}
-
 /// Registers `source` on `selector`.
 ///
 /// Every caller keeps `source` alive until it unregisters it or drops the selector, which is
 /// what [`Selector::register`] asks for.
 pub fn register<S: Selector>(
     selector: &mut S,
-    source: &impl ioloop::selector::Source,
+    source: &impl Source,
     key: usize,
     interest: Interest,
 ) -> io::Result<()> {
     // SAFETY: the test keeps `source` open until it is unregistered or the selector is
     // dropped (every caller declares the source before the selector or unregisters it first).
     unsafe { selector.register(source.raw_source(), key, interest) }
+}
+
+/// [`Selector::modify`] for an open `source`.
+pub fn modify<S: Selector>(
+    selector: &mut S,
+    source: &impl Source,
+    key: usize,
+    interest: Interest,
+) -> io::Result<()> {
+    selector.modify(source.as_source(), key, interest)
+}
+
+/// [`Selector::unregister`] for an open `source`.
+pub fn unregister<S: Selector>(selector: &mut S, source: &impl Source) -> io::Result<()> {
+    selector.unregister(source.as_source())
 }
 
 /// Checks what every `select` result must satisfy: one event per key, never an empty
@@ -208,23 +185,5 @@ impl Drop for Watchdog {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-/// A small deterministic pseudo-random sequence (an LCG), so tests need no `rand`.
-pub struct Lcg(u64);
-
-impl Lcg {
-    pub fn new(seed: u64) -> Lcg {
-        Lcg(seed)
-    }
-
-    /// A number in `0..bound` (`bound > 0`).
-    pub fn below(&mut self, bound: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % bound as u64) as usize
     }
 }
