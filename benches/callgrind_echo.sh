@@ -10,34 +10,44 @@
 # instructions (Ir) divided by the messages it echoed, and keeps the profile in
 # $OUT_DIR (default target/callgrind) for `callgrind_annotate`.
 #
+# BENCH=line_echo counts the line-echo bench's servers instead (default BENCH=echo; its
+# peers: mio ioloop-epoll ioloop-poll ioloop-select, its scenarios latency and throughput).
+#
 # Use the latency scenario to compare loops: one message per wake-up for every peer. In
 # the batched scenarios a slower server gathers more messages per read, so a costlier loop
 # can look cheaper per message. python-asyncore is not supported: it serves from a child
 # process, which callgrind does not follow.
 set -euo pipefail
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 scenario=${1:-latency}
 secs=${2:-5}
 shift $(( $# > 2 ? 2 : $# ))
 peers=("$@")
-[ ${#peers[@]} -gt 0 ] || peers=(mio tokio-ct ioloop-epoll ioloop-poll ioloop-select)
+bench_name=${BENCH:-echo}
+if [ ${#peers[@]} -eq 0 ]; then
+    if [ "$bench_name" = echo ]; then
+        peers=(mio tokio-ct ioloop-epoll ioloop-poll ioloop-select)
+    else
+        peers=(mio ioloop-epoll ioloop-poll ioloop-select)
+    fi
+fi
 
 command -v valgrind >/dev/null || { echo "callgrind_echo: valgrind is not installed" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 export CARGO_PROFILE_BENCH_DEBUG=true
-bench=$(cargo bench -p ioloop-benches --bench echo --no-run --message-format=json 2>/dev/null |
+bench=$(cargo bench -p ioloop-benches --bench "$bench_name" --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$bench" ] || { echo "callgrind_echo: could not build benches/echo/" >&2; exit 1; }
+[ -x "$bench" ] || { echo "callgrind_echo: could not build the $bench_name bench" >&2; exit 1; }
 out=${OUT_DIR:-target/callgrind}
 mkdir -p "$out"
 
 printf '%-14s %12s %14s %10s\n' peer messages instructions "Ir/msg"
 for peer in "${peers[@]}"; do
     log=$out/$peer.serve.log
-    profile=$out/callgrind.$peer.$scenario.out
+    profile=$out/callgrind.$bench_name.$peer.$scenario.out
     # The server outlives the client by a margin: callgrind writes its profile at exit.
     valgrind --tool=callgrind --callgrind-out-file="$profile" \
         "$bench" --serve "$peer" --secs "$(( secs + 6 ))" >"$log" 2>"$out/$peer.valgrind.log" &

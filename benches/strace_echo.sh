@@ -8,14 +8,15 @@
 # TRACER=perf counts with `perf stat` tracepoints instead: no ptrace slow-down, so the
 # server batches as it does untraced (strace slows it ~40×, and it then reads ~16 messages
 # per call).
+# BENCH=line_echo traces the line-echo bench's servers (mio, ioloop-KIND) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peer=${1:-ioloop-epoll}
 scenario=${2:-throughput}
 secs=${3:-2}
-bin=$(cargo bench -p ioloop-benches --no-run --bench echo --message-format=json 2>/dev/null |
+bin=$(cargo bench -p ioloop-benches --no-run --bench "${BENCH:-echo}" --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[[ -x $bin ]] || { echo "no echo bench binary" >&2; exit 1; }
+[[ -x $bin ]] || { echo "no ${BENCH:-echo} bench binary" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # The server lives for the load plus a margin, then exits by itself.
