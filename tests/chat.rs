@@ -6,6 +6,7 @@ mod common;
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ioloop::Context;
@@ -237,8 +238,116 @@ fn close_when_done_sends_everything_then_closes_and_refuses_later_pushes(kind: S
     assert_eq!(event_loop.len(), 1, "only the listener is left");
 }
 
+/// What [`queue_a_mix`] pushes, in order: small borrowed lines (gathered into shared
+/// buffers), large owned buffers and shared ones, then `close_when_done`.
+fn a_mix_of_pushes() -> Vec<u8> {
+    let mut expected = Vec::new();
+    for i in 0..3000u32 {
+        expected.extend_from_slice(format!("line {i}\n").as_bytes());
+        if i % 500 == 0 {
+            expected.extend_from_slice(&pattern(20_000 + i as usize, 3));
+        }
+        if i % 7 == 0 {
+            expected.extend_from_slice(b"shared\n");
+        }
+    }
+    expected
+}
+
+fn queue_a_mix(chat: &mut ChatChannel, shared: &Arc<[u8]>) {
+    for i in 0..3000u32 {
+        chat.push(format!("line {i}\n").as_str()).unwrap();
+        if i % 500 == 0 {
+            chat.push(pattern(20_000 + i as usize, 3)).unwrap();
+        }
+        if i % 7 == 0 {
+            chat.push(shared).unwrap();
+        }
+    }
+    chat.close_when_done();
+}
+
+/// Thousands of pushes of every kind go out gathered, and a peer that reads a little at a
+/// time (so the socket takes only part of a gathered send, ending inside a buffer) gets
+/// every byte in order, then the close.
+fn many_pushes_arrive_in_order_through_a_peer_that_reads_slowly(kind: SelectorKind) {
+    let shared: Arc<[u8]> = Arc::from(&b"shared\n"[..]);
+    let (mut event_loop, mut client, _) = serve(kind, move || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        queue_a_mix(chat.channel(), &shared);
+        chat
+    });
+    let expected = a_mix_of_pushes();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1500];
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        assert!(Instant::now() < deadline, "got {} bytes", got.len());
+        run_steps(&mut event_loop, 1);
+        use std::io::Read;
+        match client.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "the bytes differ");
+    run_until(&mut event_loop, |_| true, LIMIT);
+    assert_eq!(event_loop.len(), 1, "only the listener is left");
+}
+
+/// One `Arc<[u8]>` pushed to several channels is queued by reference in each (no copy) and
+/// arrives at every peer.
+fn a_shared_buffer_pushed_to_several_channels_arrives_at_each(kind: SelectorKind) {
+    let line: Arc<[u8]> = Arc::from(pattern(50_000, 9).into_boxed_slice());
+    let (mut event_loop, first, addr) = serve(kind, || AsyncChat::new(Silent, b"\n"));
+    let mut clients = vec![first];
+    for _ in 0..3 {
+        clients.push(connect(&mut event_loop, addr));
+    }
+    let tokens = event_loop.state().channels.clone();
+    for &token in &tokens {
+        let chat = event_loop.get_mut::<AsyncChat<Silent>>(token).unwrap();
+        chat.push(&line).unwrap();
+        chat.push(Arc::clone(&line)).unwrap();
+    }
+    assert_eq!(
+        Arc::strong_count(&line),
+        1 + 2 * tokens.len(),
+        "queued by reference"
+    );
+    for client in &clients {
+        let got = run_until_read(&mut event_loop, client, 2 * line.len());
+        assert!(got[..line.len()] == line[..] && got[line.len()..] == line[..]);
+    }
+    assert_eq!(Arc::strong_count(&line), 1, "released once sent");
+}
+
+/// A producer between pushes keeps its place: the small pushes after it are not gathered
+/// into a buffer queued before it.
+fn a_producer_between_pushes_keeps_its_place(kind: SelectorKind) {
+    let (mut event_loop, client, _) = serve(kind, || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.push("before,").unwrap();
+        let mut pieces = vec![b"three".to_vec(), b"two,".to_vec(), b"one,".to_vec()];
+        chat.channel()
+            .push_with_producer(move || pieces.pop())
+            .unwrap();
+        chat.push(",after").unwrap();
+        chat.push(b",".to_vec()).unwrap();
+        chat.push("end").unwrap();
+        chat
+    });
+    let got = run_until_read(&mut event_loop, &client, 30);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "before,one,two,three,after,end"
+    );
+}
+
 fn push_takes_byte_slices_vectors_arrays_and_text(kind: SelectorKind) {
-    // `push` takes `impl Into<Vec<u8>>`: an integer (Python's `push(10)`) does not compile.
+    // `push` takes `impl Into<Outgoing>`: an integer (Python's `push(10)`) does not compile.
     let (mut event_loop, client, _) = serve(kind, || {
         let mut chat = AsyncChat::new(Silent, b"\n");
         chat.push(&b"slice,"[..]).unwrap();
@@ -568,4 +677,7 @@ per_kind! {
     a_chat_timer_can_push_a_last_word_and_close_the_session,
     an_unterminated_tail_at_end_of_file_is_dropped_and_the_channel_closes,
     a_peer_that_half_closes_gets_the_whole_answer_before_the_close,
+    many_pushes_arrive_in_order_through_a_peer_that_reads_slowly,
+    a_shared_buffer_pushed_to_several_channels_arrives_at_each,
+    a_producer_between_pushes_keeps_its_place,
 }

@@ -28,13 +28,14 @@ mod producer;
 mod terminator;
 
 use std::fmt;
-use std::io;
+use std::io::{self, IoSlice};
 
 pub use framer::{Framer, Progress, prefix_at_end};
+pub use output::Outgoing;
 pub use producer::{Producer, SimpleProducer};
 pub use terminator::{ByteOrder, LengthPrefix, Terminator};
 
-use self::output::{Next, OutputQueue};
+use self::output::{MAX_SLICES, Next, OutputQueue};
 use crate::diagnostics::report;
 use crate::{Context, Dispatcher, TimerId};
 
@@ -89,13 +90,17 @@ impl ChatChannel {
         }
     }
 
-    /// Queues `data` for sending, in order. A `Vec` is queued as it is, never copied.
+    /// Queues `data` for sending, in order (see [`Outgoing`]). A `Vec` is queued as it is,
+    /// never copied; a shared `Arc<[u8]>` is queued by reference, so pushing one line to
+    /// many channels copies it for none; a borrowed slice is copied, and small ones are
+    /// gathered with the small pushes next to them into one buffer. Whatever is queued goes
+    /// out together: one vectored send per wake-up, not one per push.
     ///
     /// # Errors
     ///
     /// `NotConnected` after [`close_when_done`](Self::close_when_done) (the data could
     /// never be sent).
-    pub fn push(&mut self, data: impl Into<Vec<u8>>) -> io::Result<()> {
+    pub fn push<'a>(&mut self, data: impl Into<Outgoing<'a>>) -> io::Result<()> {
         self.check_open()?;
         self.output.push(data.into());
         Ok(())
@@ -334,27 +339,42 @@ impl<H> AsyncChat<H> {
     /// # Errors
     ///
     /// As [`ChatChannel::push`].
-    pub fn push(&mut self, data: impl Into<Vec<u8>>) -> io::Result<()> {
+    pub fn push<'a>(&mut self, data: impl Into<Outgoing<'a>>) -> io::Result<()> {
         self.channel.push(data)
     }
 
-    /// Sends what the socket takes now; closes once a `close_when_done` mark is reached.
+    /// Sends what the socket takes now, the queued buffers together in one vectored send
+    /// (up to `out_buffer_size` bytes each); closes once a `close_when_done` mark is
+    /// reached.
     fn initiate_send<S: 'static>(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
-        let chunk = self.channel.config.out_buffer_size.max(1);
+        let limit = self.channel.config.out_buffer_size.max(1);
         loop {
-            let sent = match self.channel.output.next(chunk) {
+            match self.channel.output.next() {
                 Next::Idle => return Ok(()),
                 Next::Close => {
                     self.channel.closed = true;
                     cx.close();
                     return Ok(());
                 }
-                Next::Send(bytes) => cx.send(bytes)?,
+                Next::Send => {}
+            }
+            let (sent, offered) = if let Some(bytes) = self.channel.output.single(limit) {
+                (cx.send(bytes)?, bytes.len())
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = self.channel.output.gather(&mut slices, limit);
+                let offered: usize = slices[..n].iter().map(|slice| slice.len()).sum();
+                (cx.send_vectored(&slices[..n])?, offered)
             };
             if sent == 0 {
                 return Ok(()); // full (or the peer left: the loop calls handle_close)
             }
             self.channel.output.consumed(sent);
+            if sent < offered {
+                // The socket took part: it is full now, and asking again would only cost a
+                // system call that says so. The rest goes when it is writable.
+                return Ok(());
+            }
         }
     }
 

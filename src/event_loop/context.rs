@@ -202,6 +202,70 @@ impl<'a, S: 'static> Context<'a, S> {
         }
     }
 
+    /// Writes from several buffers, in order, in one system call (`sendmsg`/`writev` on
+    /// Unix, `WSASend` on Windows): a queue of small messages goes out in one send instead
+    /// of one each. Returns how many bytes were taken — possibly only part of them, ending
+    /// inside any buffer — with [`send`](Self::send)'s meanings: `Ok(0)` if the socket is
+    /// full (or the peer went away: then `handle_close` follows). At most
+    /// [`MAX_SEND_SLICES`](Self::MAX_SEND_SLICES) buffers are sent per call; the rest are
+    /// left for the next.
+    ///
+    /// # Examples
+    ///
+    /// A header and a body out together, without copying them into one buffer:
+    ///
+    /// ```
+    /// use std::io::{self, IoSlice};
+    /// use ioloop::{Context, Dispatcher};
+    ///
+    /// struct Reply {
+    ///     head: Vec<u8>,
+    ///     body: Vec<u8>,
+    ///     sent: usize,
+    /// }
+    ///
+    /// impl Dispatcher for Reply {
+    ///     fn writable(&self) -> bool {
+    ///         self.sent < self.head.len() + self.body.len()
+    ///     }
+    ///
+    ///     fn handle_write(&mut self, cx: &mut Context<'_, ()>) -> io::Result<()> {
+    ///         let (head, body) = if self.sent < self.head.len() {
+    ///             (&self.head[self.sent..], &self.body[..])
+    ///         } else {
+    ///             (&[][..], &self.body[self.sent - self.head.len()..])
+    ///         };
+    ///         self.sent += cx.send_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Reply { head: Vec::new(), body: Vec::new(), sent: 0 };
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    #[inline]
+    pub fn send_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let bufs = &bufs[..bufs.len().min(Self::MAX_SEND_SLICES)];
+        loop {
+            match self.own()?.write_vectored(bufs) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) if is_disconnect(&e) => {
+                    self.note_close();
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The most buffers [`send_vectored`](Self::send_vectored) hands the system at once
+    /// (`IOV_MAX` is 1024 on Linux, the BSDs and macOS).
+    pub const MAX_SEND_SLICES: usize = 1024;
+
     /// Reads urgent (out-of-band) data, e.g. in `handle_expt`.
     ///
     /// # Errors

@@ -137,6 +137,27 @@ impl IoSource {
         }
     }
 
+    /// Writes from `bufs`, in order, in one system call: `sendmsg` with `MSG_NOSIGNAL` on
+    /// Linux and Android (through rustix, as [`write`](Self::write)), socket2's
+    /// `send_vectored` elsewhere (`sendmsg`; `WSASend` on Windows), `writev` for a plain
+    /// descriptor.
+    #[inline]
+    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match &self.inner {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Inner::Socket(socket) => Ok(rustix::net::sendmsg(
+                socket,
+                bufs,
+                &mut rustix::net::SendAncillaryBuffer::default(),
+                rustix::net::SendFlags::NOSIGNAL,
+            )?),
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            Inner::Socket(socket) => socket.send_vectored(bufs),
+            #[cfg(unix)]
+            Inner::Fd(file) => Ok(rustix::io::writev(file, bufs)?),
+        }
+    }
+
     pub(crate) fn need_socket(&self) -> io::Result<&Socket> {
         self.socket().ok_or_else(|| {
             io::Error::new(

@@ -1,7 +1,7 @@
 //! Reading, writing and the peer's close: `handle_read`, `handle_write` while `writable()`
 //! says so, `handle_close` once, resets, `recv_append`, out-of-band data.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
@@ -164,6 +164,107 @@ fn writing_to_a_reset_connection_calls_handle_close_not_handle_error(kind: Selec
     assert_eq!(log.events, ["close"]);
 }
 
+/// Sends its parts with `send_vectored`, resuming from the byte where the socket stopped.
+struct VectoredSender {
+    parts: Vec<Vec<u8>>,
+    /// Bytes sent over all parts.
+    sent: usize,
+    /// A flood: sends the same parts again and again, until the connection breaks.
+    forever: bool,
+}
+
+impl Dispatcher<Log> for VectoredSender {
+    fn readable(&self) -> bool {
+        false
+    }
+
+    fn writable(&self) -> bool {
+        self.forever || self.sent < self.parts.iter().map(Vec::len).sum()
+    }
+
+    fn handle_write(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        let mut skip = self.sent;
+        let mut slices = Vec::new();
+        for part in &self.parts {
+            let from = skip.min(part.len());
+            skip -= from;
+            slices.push(IoSlice::new(&part[from..]));
+        }
+        let n = cx.send_vectored(&slices)?;
+        self.sent += n;
+        if self.forever {
+            self.sent = 0;
+        } else if n > 0 {
+            cx.state().push("write");
+        }
+        Ok(())
+    }
+
+    fn handle_close(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        cx.state().push("close");
+        cx.close();
+        Ok(())
+    }
+
+    fn handle_error(&mut self, cx: &mut Cx<'_>, error: io::Error) {
+        cx.state().push(format!("error {:?} {error}", error.kind()));
+        cx.close();
+    }
+}
+
+/// Parts larger than the socket's buffers, an empty one among them: the socket takes part
+/// of a vectored send, ending inside a part, and the next send resumes at the next byte.
+fn send_vectored_sends_every_part_in_order_resuming_where_the_socket_stopped(kind: SelectorKind) {
+    let (peer, local) = tcp_pair();
+    let mut event_loop = new_loop(kind);
+    let parts = vec![
+        pattern(700_000, 1),
+        b"small".to_vec(),
+        Vec::new(),
+        pattern(1_300_001, 2),
+        b"!".to_vec(),
+    ];
+    let expected = parts.concat();
+    // Small buffers (no autotuning), so that the socket cannot take it all at once.
+    SockRef::from(&local)
+        .set_send_buffer_size(64 * 1024)
+        .unwrap();
+    SockRef::from(&peer)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    event_loop
+        .spawn(
+            local,
+            VectoredSender {
+                parts,
+                sent: 0,
+                forever: false,
+            },
+        )
+        .unwrap();
+    let got = run_until_read(&mut event_loop, &peer, expected.len());
+    assert!(got == expected, "the bytes differ");
+    assert!(
+        event_loop.state().count("write") > 1,
+        "the socket took it all at once"
+    );
+}
+
+/// As `send`: a broken connection is `handle_close`, not an error.
+fn send_vectored_to_a_reset_connection_calls_handle_close_not_handle_error(kind: SelectorKind) {
+    let (peer, local) = tcp_pair();
+    reset(peer);
+    let mut event_loop = new_loop(kind);
+    let sender = VectoredSender {
+        parts: vec![vec![7; 8 * 1024], vec![8; 8 * 1024]],
+        sent: 0,
+        forever: true,
+    };
+    event_loop.spawn(local, sender).unwrap();
+    run_until_loop(&mut event_loop, |event_loop| event_loop.is_empty(), LIMIT);
+    assert_eq!(event_loop.state().events, ["close"]);
+}
+
 fn reading_a_reset_connection_calls_handle_close_not_handle_error(kind: SelectorKind) {
     let (mut peer, local) = tcp_pair();
     let mut event_loop = new_loop(kind);
@@ -300,4 +401,6 @@ per_kind! {
     a_handler_returning_would_block_is_ignored,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     out_of_band_data_calls_handle_expt,
+    send_vectored_sends_every_part_in_order_resuming_where_the_socket_stopped,
+    send_vectored_to_a_reset_connection_calls_handle_close_not_handle_error,
 }
