@@ -29,6 +29,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::Arc;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Terminator};
 use ioloop::socket2::{SockAddr, Socket};
@@ -49,9 +50,10 @@ struct Session {
 
 type Chat = AsyncChat<Session>;
 
-/// Sends `line` (plus `\n`) to every member but `except`. The running session is not
-/// reachable through `get_mut` (its dispatcher is out of its slot), so its own copy goes
-/// through its own `chat`.
+/// Sends `line` (plus `\n`) to every member but `except`. The line is made once, as a
+/// shared `Arc<[u8]>`: each member's queue holds a reference to it, not a copy. The running
+/// session is not reachable through `get_mut` (its dispatcher is out of its slot), so its
+/// own reference goes through its own `chat`.
 fn broadcast(
     chat: &mut ChatChannel,
     cx: &mut Context<'_, Room>,
@@ -60,13 +62,13 @@ fn broadcast(
 ) {
     let me = cx.token();
     let members: Vec<Token> = cx.state().members.values().copied().collect();
-    let text = format!("{line}\n");
+    let text: Arc<[u8]> = Arc::from(format!("{line}\n").into_bytes());
     for token in members.into_iter().filter(|&token| Some(token) != except) {
         let pushed = if Some(token) == me {
-            chat.push(text.as_bytes())
+            chat.push(&text)
         } else {
             match cx.get_mut::<Chat>(token) {
-                Some(other) => other.push(text.as_bytes()),
+                Some(other) => other.push(&text),
                 None => continue, // gone in this very iteration
             }
         };
