@@ -380,6 +380,9 @@ impl Dispatcher for Server {
         socket: Socket,
         _addr: SockAddr,
     ) -> io::Result<()> {
+        // Replies are small and awaited: send them at once, not after the peer's delayed
+        // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
+        socket.set_tcp_nodelay(true)?;
         let config = ChatConfig {
             max_message: MAX_HEAD,
             ..ChatConfig::default()

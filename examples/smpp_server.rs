@@ -284,6 +284,9 @@ impl Dispatcher<Smsc> for Server {
         socket: Socket,
         _addr: SockAddr,
     ) -> io::Result<()> {
+        // Replies are small and awaited: send them at once, not after the peer's delayed
+        // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
+        socket.set_tcp_nodelay(true)?;
         let terminator = Terminator::length_prefixed(LengthPrefix::new(4).adjustment(-4))?;
         let config = ChatConfig {
             max_message: MAX_PDU,

@@ -51,6 +51,12 @@ pub fn set_reuse_addr(socket: &Socket) -> io::Result<()> {
 /// would let another process steal the port) and the given backlog. Port 0 picks a free
 /// port: read it back with `local_addr`.
 ///
+/// Accepted connections have Nagle's algorithm on, as the OS makes them: a request/response
+/// protocol should turn it off on each (`socket.set_tcp_nodelay(true)` in
+/// [`handle_accepted`](crate::Dispatcher::handle_accepted), as the examples do), or a small
+/// reply written while an earlier one is unacknowledged waits for the peer's delayed ACK
+/// (~40 ms on Linux).
+///
 /// # Errors
 ///
 /// `AddrInUse` if the address is taken; other OS errors.
