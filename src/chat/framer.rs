@@ -198,7 +198,13 @@ impl Framer {
                         .finder
                         .as_ref()
                         .expect("a bytes terminator has a finder");
-                    if let Some(index) = finder.find(available) {
+                    // A one-byte terminator (a line's `\n`): memchr itself, without the
+                    // substring searcher's set-up per call.
+                    let found = match terminator[..] {
+                        [byte] => memchr::memchr(byte, available),
+                        _ => finder.find(available),
+                    };
+                    if let Some(index) = found {
                         if index > 0 {
                             collect(&available[..index]);
                         }

@@ -195,8 +195,9 @@ impl OutputQueue {
                             return;
                         }
                     }
-                    // Room for the small pushes that may follow it.
-                    let mut buffer = Vec::with_capacity(data.len().max(256));
+                    // Room for the small pushes that may follow it (a burst of replies
+                    // grows it without a reallocation; it is freed once sent).
+                    let mut buffer = Vec::with_capacity(data.len().max(COALESCE / 4));
                     buffer.extend_from_slice(data);
                     Chunk::Owned(buffer)
                 } else {
