@@ -129,6 +129,9 @@ impl Framer {
             self.start = 0;
         }
         if self.buf.len() - self.end < want {
+            if self.buf.capacity() == 0 {
+                self.buf = super::pool::take(want);
+            }
             self.buf.resize(self.end + want, 0);
         }
         &mut self.buf[self.end..]
@@ -142,7 +145,7 @@ impl Framer {
     /// Frees the input buffer if it holds nothing, so an idle channel keeps no memory.
     pub fn release_if_empty(&mut self) {
         if self.start == self.end && self.buf.capacity() > 0 {
-            self.buf = Vec::new();
+            super::pool::give(std::mem::take(&mut self.buf));
             self.start = 0;
             self.end = 0;
         }

@@ -24,6 +24,7 @@
 
 mod framer;
 mod output;
+mod pool;
 mod producer;
 mod terminator;
 
@@ -122,7 +123,7 @@ impl ChatChannel {
     fn release_if_idle(&mut self) {
         self.framer.release_if_empty();
         if self.message.is_empty() {
-            self.message = Vec::new();
+            pool::give(std::mem::take(&mut self.message));
         }
     }
 
@@ -457,6 +458,9 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
         let n = data.len();
         self.channel.framer.push(data);
         if n > 0 {
+            if self.channel.message.capacity() == 0 {
+                self.channel.message = pool::take(0);
+            }
             self.deliver(cx)?;
         }
         self.channel.release_if_idle();

@@ -197,7 +197,7 @@ impl OutputQueue {
                     }
                     // Room for the small pushes that may follow it (a burst of replies
                     // grows it without a reallocation; it is freed once sent).
-                    let mut buffer = Vec::with_capacity(data.len().max(COALESCE / 4));
+                    let mut buffer = super::pool::take(data.len().max(COALESCE / 4));
                     buffer.extend_from_slice(data);
                     Chunk::Owned(buffer)
                 } else {
@@ -346,7 +346,13 @@ impl OutputQueue {
                 return;
             }
             n -= left;
-            self.items.pop_front();
+            if let Some(Item::Bytes {
+                data: Chunk::Owned(buffer),
+                ..
+            }) = self.items.pop_front()
+            {
+                super::pool::give(buffer);
+            }
         }
     }
 }
