@@ -11,7 +11,8 @@
 # $OUT_DIR (default target/callgrind) for `callgrind_annotate`.
 #
 # BENCH=line_echo counts the line-echo bench's servers instead (default BENCH=echo; its
-# peers: mio ioloop-epoll ioloop-poll ioloop-select, its scenarios latency and throughput).
+# peers: mio tokio-lines ioloop-epoll ioloop-poll ioloop-select; its scenarios latency and
+# throughput).
 #
 # Use the latency scenario to compare loops: one message per wake-up for every peer. In
 # the batched scenarios a slower server gathers more messages per read, so a costlier loop
@@ -19,7 +20,7 @@
 # process, which callgrind does not follow.
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 scenario=${1:-latency}
@@ -31,7 +32,7 @@ if [ ${#peers[@]} -eq 0 ]; then
     if [ "$bench_name" = echo ]; then
         peers=(mio tokio-ct ioloop-epoll ioloop-poll ioloop-select)
     else
-        peers=(mio ioloop-epoll ioloop-poll ioloop-select)
+        peers=(mio tokio-lines ioloop-epoll ioloop-poll ioloop-select)
     fi
 fi
 

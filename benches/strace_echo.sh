@@ -8,7 +8,7 @@
 # TRACER=perf counts with `perf stat` tracepoints instead: no ptrace slow-down, so the
 # server batches as it does untraced (strace slows it ~40×, and it then reads ~16 messages
 # per call).
-# BENCH=line_echo traces the line-echo bench's servers (mio, ioloop-KIND) instead.
+# BENCH=line_echo traces the line-echo bench's servers (mio, tokio-lines, ioloop-KIND).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peer=${1:-ioloop-epoll}

@@ -4,11 +4,11 @@
 //!
 //! - `mio`: written by hand over mio and memchr, the limit: reads, finds the last `\n`, and
 //!   writes every complete line back in one call (a partial line waits for the rest);
+//! - `tokio-lines`: tokio current-thread with tokio-util's `Framed<_, LinesCodec>`, each line
+//!   fed back as decoded and one flush when no further line is ready;
 //! - `ioloop-KIND`: ioloop's [`AsyncChat`](ioloop::chat::AsyncChat) on every selector backend
 //!   this platform has, whose `found_terminator` pushes the line and its `\n` back, as an
 //!   asynchat port would.
-//!
-//! (No tokio `LinesCodec` peer: tokio-util is not a dependency of the bench member.)
 //!
 //! `cargo bench --bench line_echo` runs every peer in alternation for several rounds and
 //! prints the medians with ratios to the mio server's. The options are the echo bench's

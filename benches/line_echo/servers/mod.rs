@@ -3,6 +3,7 @@
 
 mod ioloop_chat;
 mod mio_memchr;
+mod tokio_lines;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -15,6 +16,8 @@ use crate::cpu_clock::CpuClock;
 pub enum Peer {
     /// Hand-written over mio and memchr.
     Mio,
+    /// tokio current-thread, `Framed<_, LinesCodec>`.
+    Tokio,
     /// ioloop's `AsyncChat` on a backend.
     Ioloop(SelectorKind),
 }
@@ -23,12 +26,13 @@ impl Peer {
     pub fn name(self) -> String {
         match self {
             Peer::Mio => "mio".to_string(),
+            Peer::Tokio => "tokio-lines".to_string(),
             Peer::Ioloop(kind) => format!("ioloop-{}", kind.name()),
         }
     }
 
     pub fn all() -> Vec<Peer> {
-        let mut peers = vec![Peer::Mio];
+        let mut peers = vec![Peer::Mio, Peer::Tokio];
         peers.extend(SelectorKind::available().into_iter().map(Peer::Ioloop));
         peers
     }
@@ -50,6 +54,7 @@ impl Peer {
                 let _ = clock_tx.send(CpuClock::this_thread());
                 let served = match self {
                     Peer::Mio => mio_memchr::serve(listener),
+                    Peer::Tokio => tokio_lines::serve(listener),
                     Peer::Ioloop(kind) => ioloop_chat::serve(kind, listener),
                 };
                 if let Err(e) = served {
