@@ -345,7 +345,7 @@ impl<H> AsyncChat<H> {
     }
 
     /// Sends what the socket takes now, the queued buffers together in one vectored send
-    /// (up to `out_buffer_size` bytes each); closes once a `close_when_done` mark is
+    /// (at most `out_buffer_size` bytes per send); closes once a `close_when_done` mark is
     /// reached.
     fn initiate_send<S: 'static>(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         let limit = self.channel.config.out_buffer_size.max(1);
