@@ -121,6 +121,43 @@
 //! `debug` level says what the defaults do (an unhandled write event, dropped urgent data);
 //! `warn` and `error` are worth reading in production.
 //!
+//! # Threads
+//!
+//! One loop runs on one thread, as asyncore's did: its channels, dispatchers and state `S`
+//! live there, and callbacks never run concurrently, so they need no locks (`S` and the
+//! dispatchers need not be `Send`). Other threads reach a loop through its
+//! [`LoopHandle`] (`Send + Sync + Clone`): [`stop`](LoopHandle::stop) it, or run a closure on
+//! it with [`call_soon_threadsafe`](LoopHandle::call_soon_threadsafe). To use more cores, run
+//! one loop per thread, each with its own listener (`SO_REUSEPORT`) or with connections handed
+//! over through `call_soon_threadsafe`. The selectors and [`SelectorMap`](selector::SelectorMap)
+//! are `Send`, so one can be built on one thread and served on another.
+//!
+//! ```
+//! use ioloop::EventLoop;
+//!
+//! let (handles, threads): (Vec<_>, Vec<_>) = (0..2)
+//!     .map(|_| {
+//!         let (tx, rx) = std::sync::mpsc::channel();
+//!         let thread = std::thread::spawn(move || {
+//!             let mut event_loop = EventLoop::with_state(0u32)?; // made on its own thread
+//!             tx.send(event_loop.handle()).unwrap();
+//!             event_loop.run_until_stopped()?;
+//!             std::io::Result::Ok(*event_loop.state())
+//!         });
+//!         (rx.recv().unwrap(), thread)
+//!     })
+//!     .unzip();
+//! for handle in &handles {
+//!     handle.call_soon_threadsafe(|cx| *cx.state() += 1)?; // runs on that loop's thread
+//!     handle.stop();
+//! }
+//! for thread in threads {
+//!     let calls = thread.join().unwrap()?;
+//!     assert_eq!(calls, 1); // queued before the stop, so run before the loop returned
+//! }
+//! # std::io::Result::Ok(())
+//! ```
+//!
 //! # Porting from Python's `asynchat`
 //!
 //! | Python | ioloop |
