@@ -383,9 +383,15 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        self.open_new_channels();
+        let opened = self.open_new_channels();
         self.core.refresh_interest();
-        let wait = self.wait_time(timeout);
+        // A hook that just ran may have closed its channel or asked to stop: no blocking
+        // wait before `run` has seen that.
+        let wait = if opened {
+            Some(Duration::ZERO)
+        } else {
+            self.wait_time(timeout)
+        };
         self.core.select(&mut self.events, wait)?;
         for event in &self.events {
             dispatch::event(&mut self.core, *event);
@@ -398,11 +404,14 @@ impl<S: 'static> EventLoop<S> {
     }
 
     /// `handle_opened` of the channels spawned since the last call (and of those they
-    /// spawn in turn).
-    fn open_new_channels(&mut self) {
+    /// spawn in turn). Returns whether any ran.
+    fn open_new_channels(&mut self) -> bool {
+        let mut opened = false;
         while let Some(token) = self.core.next_opening() {
             dispatch::opened(&mut self.core, token);
+            opened = true;
         }
+        opened
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
