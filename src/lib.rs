@@ -148,12 +148,14 @@
 //!     })
 //!     .unzip();
 //! for handle in &handles {
-//!     handle.call_soon_threadsafe(|cx| *cx.state() += 1)?; // runs on that loop's thread
-//!     handle.stop();
+//!     // Runs on that loop's thread, then stops it.
+//!     handle.call_soon_threadsafe(|cx| {
+//!         *cx.state() += 1;
+//!         cx.stop();
+//!     })?;
 //! }
 //! for thread in threads {
-//!     let calls = thread.join().unwrap()?;
-//!     assert_eq!(calls, 1); // queued before the stop, so run before the loop returned
+//!     assert_eq!(thread.join().unwrap()?, 1);
 //! }
 //! # std::io::Result::Ok(())
 //! ```

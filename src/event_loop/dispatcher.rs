@@ -158,8 +158,10 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// A handler returned an error (or panicked). Default: log it with `log::error!` and
     /// close the channel — only this one.
     fn handle_error(&mut self, cx: &mut Context<'_, S>, error: io::Error) {
+        // Named as asyncore named it: the handler's class, the channel, the peer.
         report!(Error, target: "ioloop::dispatcher",
-            "{:?} (peer {}): {error}; closing the channel",
+            "uncaptured error in {} {:?} (peer {}): {error}; closing the channel",
+            std::any::type_name::<Self>(),
             cx.label(),
             cx.peer_addr().map_or_else(|_| "unknown".to_string(), |a| a.to_string())
         );
