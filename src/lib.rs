@@ -119,7 +119,30 @@
 //! ```
 //!
 //! `debug` level says what the defaults do (an unhandled write event, dropped urgent data);
-//! `warn` and `error` are worth reading in production.
+//! `warn` and `error` are worth reading in production. "No logger" is read from
+//! `log::max_level()` being `Off`, which a logger configured to drop everything
+//! (`RUST_LOG=off`) also sets: call [`set_stderr_fallback(false)`](set_stderr_fallback)
+//! for silence then.
+//!
+//! # Stopping on a signal
+//!
+//! Ctrl-C and `SIGTERM` should end `run()` cleanly. Let a signal-handling thread (the
+//! `ctrlc` crate's, or `signal-hook`'s iterator) call [`LoopHandle::stop`]: it wakes the
+//! loop at once. `stop` takes a lock-free path but may log if the wake-up fails, so it is not
+//! meant for a raw signal handler itself. A loop driven by hand with `run_once(None)` and
+//! a flag set by a signal handler would not wake up for the flag: stop through the handle,
+//! or give `run_once` a finite timeout.
+//!
+//! ```no_run
+//! use ioloop::EventLoop;
+//!
+//! let mut event_loop = EventLoop::new()?;
+//! let handle = event_loop.handle();
+//! ctrlc::set_handler(move || handle.stop()).expect("a signal handler");
+//! // … spawn the listener …
+//! event_loop.run()?; // returns after Ctrl-C, channels still open: drop the loop to close them
+//! # std::io::Result::Ok(())
+//! ```
 //!
 //! # Threads
 //!
@@ -219,3 +242,5 @@ pub use event_loop::{
 /// # std::io::Result::Ok(())
 /// ```
 pub use socket2;
+
+pub use diagnostics::set_stderr_fallback;
