@@ -1,7 +1,7 @@
-//! [`Producer`]: data made on demand for [`AsyncChat::push_with_producer`]
+//! [`Producer`]: data made on demand for [`ChatChannel::push_with_producer`]
 //! (asynchat's producers), and [`SimpleProducer`].
 //!
-//! [`AsyncChat::push_with_producer`]: super::AsyncChat::push_with_producer
+//! [`ChatChannel::push_with_producer`]: super::ChatChannel::push_with_producer
 
 use std::fmt;
 
@@ -46,6 +46,20 @@ impl<F: FnMut() -> Option<Vec<u8>> + 'static> Producer for F {
 }
 
 /// Python's `simple_producer`: hands out `data` in pieces of at most `buffer_size` bytes.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::chat::{Producer, SimpleProducer};
+///
+/// // Python: simple_producer(data) (buffer_size=512)
+/// let mut producer = SimpleProducer::new(vec![b'x'; 1200], SimpleProducer::DEFAULT_BUFFER_SIZE);
+/// let sizes: Vec<usize> = std::iter::from_fn(|| producer.more()).map(|piece| piece.len()).collect();
+/// assert_eq!(sizes, [512, 512, 176]);
+/// ```
+///
+/// A channel asks it for a piece only when the socket can take one: see
+/// [`ChatChannel::push_with_producer`](super::ChatChannel::push_with_producer).
 pub struct SimpleProducer {
     data: Vec<u8>,
     at: usize,
