@@ -16,7 +16,7 @@ use ioloop::chat::{
 use ioloop::selector::SelectorKind;
 
 use common::chat::{Rec, connect, serve};
-use common::event_loop::{run_steps, run_until, run_until_closed, run_until_read};
+use common::event_loop::{run_steps, run_until, run_until_closed, run_until_loop, run_until_read};
 use common::kinds::per_kind;
 use common::{LIMIT, pattern};
 
@@ -663,6 +663,35 @@ fn a_producer_with_nothing_yet_is_not_asked_again_until_resume_output(kind: Sele
     );
 }
 
+/// A producer that keeps saying "not now" must not keep a channel open after its peer has
+/// gone: the default `handle_close` asks `close_when_done`, and after that an empty piece
+/// counts as the producer's end.
+fn a_channel_waiting_on_a_producer_closes_when_its_peer_leaves(kind: SelectorKind) {
+    let feed = Feed::default();
+    let for_server = feed.clone();
+    let (mut event_loop, client, _) = serve(kind, move || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.channel()
+            .push_with_producer(for_server.producer())
+            .unwrap();
+        chat
+    });
+    run_steps(&mut event_loop, 5);
+    assert_eq!(event_loop.state().channels.len(), 1);
+    let before = event_loop.len();
+    drop(client);
+    run_until_loop(
+        &mut event_loop,
+        |event_loop| event_loop.len() < before,
+        LIMIT,
+    );
+    assert!(
+        feed.asked.get() < MAX_ASKS,
+        "asked {} times",
+        feed.asked.get()
+    );
+}
+
 /// Makes its feed's data ready on a timer armed when the channel opens, and resumes the
 /// output.
 struct ReadyLater {
@@ -737,6 +766,7 @@ fn resume_output_from_handle_timer_sends_what_the_producer_then_has(kind: Select
 }
 
 per_kind! {
+    a_channel_waiting_on_a_producer_closes_when_its_peer_leaves,
     line_terminators_of_one_two_and_three_bytes_split_across_reads_of_one_two_and_three,
     a_numeric_terminator_delivers_its_count_then_stays_spent,
     the_none_terminator_collects_everything_and_delivers_nothing,

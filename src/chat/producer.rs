@@ -8,7 +8,10 @@ use std::fmt;
 /// Something that makes output a piece at a time, asked only when the channel can send:
 /// asynchat's producer protocol (`more()` returning `b''` when done).
 ///
-/// `more` returns `None` when exhausted. An empty `Some` means "nothing yet": the channel
+/// `more` returns `None` when exhausted. After
+/// [`close_when_done`](super::ChatChannel::close_when_done) an empty `Some` counts as
+/// exhausted too (else a channel whose peer left could never close). Before it, an empty
+/// `Some` means "nothing yet": the channel
 /// stops asking (and stops watching for writability) until more output is pushed or
 /// [`ChatChannel::resume_output`](super::ChatChannel::resume_output) is called — from a
 /// timer, or through [`Context::get_mut`](crate::Context::get_mut) when the data is ready:

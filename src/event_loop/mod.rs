@@ -435,6 +435,8 @@ impl<S: 'static> EventLoop<S> {
             .core
             .pop_due_timer(|| *now.get_or_insert_with(Instant::now))
         {
+            // A channel spawned in this iteration is opened before any timer of it fires.
+            self.open_new_channels();
             match due {
                 Due::ResumeAccept(token) => self.core.resume_accepting(token),
                 Due::Dispatch(id, token) => {

@@ -13,7 +13,8 @@ use crate::common::LIMIT;
 use crate::common::event_loop::{Log, run_steps, run_until};
 use crate::common::kinds::per_kind;
 use crate::common::net::{accept_within, listener, recv_exact, tcp_pair};
-use crate::dispatchers::{Cx, new_loop};
+use crate::common::on_thread;
+use crate::dispatchers::{Cx, new_loop, quiet_socket};
 
 const GREETING: &[u8] = b"220 ready\r\n";
 
@@ -222,10 +223,45 @@ fn handle_opened_runs_before_a_timer_due_in_the_iteration_that_spawned_the_chann
     assert_eq!(event_loop.state().events, ["opened", "timer"]);
 }
 
+/// Stops the loop, or closes its own channel, from `handle_opened`.
+struct QuitsAtOnce {
+    stop: bool,
+}
+
+impl Dispatcher<Log> for QuitsAtOnce {
+    fn handle_opened(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        if self.stop {
+            cx.stop();
+        } else {
+            cx.close();
+        }
+        Ok(())
+    }
+}
+
+/// What a greet-and-go server does: `run()` must see a stop or the last channel's close
+/// asked for in `handle_opened` without first blocking in a wait that nothing ends.
+fn a_stop_or_close_in_handle_opened_ends_run_without_waiting(kind: SelectorKind) {
+    let channels_left = on_thread(move || {
+        let mut left = Vec::new();
+        for stop in [true, false] {
+            let mut event_loop = new_loop(kind);
+            event_loop
+                .spawn(quiet_socket(), QuitsAtOnce { stop })
+                .unwrap();
+            event_loop.run().expect("run");
+            left.push(event_loop.len());
+        }
+        left
+    });
+    // Stopped with its channel still open; closed, so nothing is left.
+    assert_eq!(channels_left, [1, 0]);
+}
+
 per_kind! {
+    a_stop_or_close_in_handle_opened_ends_run_without_waiting,
     handle_opened_runs_once_before_handle_read_even_with_data_already_waiting,
     handle_opened_runs_before_handle_connect,
     channels_spawned_from_handle_accepted_are_opened_and_their_greeting_arrives_unasked,
-    #[ignore = "known bug: a timer due in the iteration that spawned the channel fires before its handle_opened"]
     handle_opened_runs_before_a_timer_due_in_the_iteration_that_spawned_the_channel,
 }
