@@ -620,7 +620,11 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     }
 
     /// A handler failed, a message was over [`ChatConfig::max_message`] (`InvalidData`), or a
-    /// handler panicked. Default: log with `log::error!` and close the channel.
+    /// handler panicked. Default: log it (to stderr without a logger) and close the channel.
+    ///
+    /// An override that keeps the channel open after an over-long message must call
+    /// [`chat.discard_buffers()`](ChatChannel::discard_buffers): the input that overflowed is
+    /// still buffered, and would be reported again.
     fn handle_error(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, S>, error: io::Error) {
         report!(Error, target: "ioloop::chat", "{:?}: {error}; closing the channel", cx.label());
         cx.close();

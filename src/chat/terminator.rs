@@ -201,7 +201,10 @@ impl Terminator {
     /// # Errors
     ///
     /// `InvalidInput` for zero (Python refuses negative counts; a zero count would deliver
-    /// empty messages forever).
+    /// empty messages forever). A body of length 0 (HTTP's `Content-Length: 0`) has no
+    /// message to wait for: handle it without switching to a count. A count above
+    /// [`ChatConfig::max_message`](super::ChatConfig::max_message) fails as an over-long
+    /// message does: raise the limit for large bodies.
     ///
     /// # Examples
     ///

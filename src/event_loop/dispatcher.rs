@@ -402,6 +402,12 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// after the peer's end of file, say); if the connection then reports end of file or a
     /// disconnection again, the loop closes the channel itself.
     ///
+    /// Only the peer's side calls it: a channel closed by this program ([`Context::close`],
+    /// [`Context::close_channel`], the default [`handle_error`](Self::handle_error), or a
+    /// chat's `close_when_done` reaching its mark) gets no `handle_close`. Clean-up that
+    /// must run however the channel ends belongs in the dispatcher's `Drop`: the loop drops
+    /// a dispatcher when its channel closes (asyncore ports often overrode `close()`).
+    ///
     /// # Examples
     ///
     /// A channel that answers once the peer has said all (its end of file), then closes:

@@ -46,6 +46,10 @@ use super::context::Context;
 /// }
 /// # let _ = EchoHandler::default();
 /// ```
+///
+/// Like asyncore's, the buffer has no limit of its own: bound it as the example does, by
+/// not reading while [`len`](Self::len) is large, or a peer that never reads makes the
+/// process hold everything sent to it.
 #[derive(Debug, Default)]
 pub struct SendBuffer {
     data: Vec<u8>,
