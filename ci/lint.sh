@@ -13,5 +13,6 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo doc --no-deps (warnings denied)"
+echo "== cargo doc --no-deps (warnings denied), and with the private items (the maintainers' docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --locked

@@ -3,10 +3,28 @@
 //! in a program that set up no logging (asyncore's `log_info` printed too).
 //!
 //! "No logger" is read as `log::max_level()` being `Off`, which is what it is until a
-//! logger (env_logger, simplelog, …) sets a level. A program that wants silence installs a
-//! logger and filters `ioloop`'s targets out.
+//! logger (env_logger, simplelog, …) sets a level. A logger whose filter turns everything
+//! off sets it to `Off` too: a program that wants silence then also calls
+//! [`set_stderr_fallback(false)`](crate::set_stderr_fallback).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether messages go to stderr when no logger listens.
+static STDERR_FALLBACK: AtomicBool = AtomicBool::new(true);
+
+/// Whether the crate's warnings and errors go to stderr when no `log` logger listens
+/// (`log::max_level()` is `Off`): on by default, so that a program with no logging set up
+/// still sees why a channel closed. Turn it off for silence, e.g. with a logger configured
+/// to drop everything (`RUST_LOG=off`).
+///
+/// ```
+/// ioloop::set_stderr_fallback(false); // nothing from ioloop without a logger
+/// # ioloop::set_stderr_fallback(true);
+/// ```
+pub fn set_stderr_fallback(enabled: bool) {
+    STDERR_FALLBACK.store(enabled, Ordering::Relaxed);
+}
 
 /// Emits a warning or an error: `report!(Error, target: "ioloop::…", "format", args…)`.
 macro_rules! report {
@@ -20,6 +38,9 @@ pub(crate) use report;
 #[cold]
 pub(crate) fn emit(level: log::Level, target: &str, message: fmt::Arguments<'_>) {
     if log::max_level() == log::LevelFilter::Off {
+        if !STDERR_FALLBACK.load(Ordering::Relaxed) {
+            return;
+        }
         let level = level.as_str().to_ascii_lowercase();
         eprintln!("{target}: {level}: {message}");
     } else {

@@ -119,7 +119,69 @@
 //! ```
 //!
 //! `debug` level says what the defaults do (an unhandled write event, dropped urgent data);
-//! `warn` and `error` are worth reading in production.
+//! `warn` and `error` are worth reading in production. "No logger" is read from
+//! `log::max_level()` being `Off`, which a logger configured to drop everything
+//! (`RUST_LOG=off`) also sets: call [`set_stderr_fallback(false)`](set_stderr_fallback)
+//! for silence then.
+//!
+//! # Stopping on a signal
+//!
+//! Ctrl-C and `SIGTERM` should end `run()` cleanly. Let a signal-handling thread (the
+//! `ctrlc` crate's, or `signal-hook`'s iterator) call [`LoopHandle::stop`]: it wakes the
+//! loop at once. `stop` takes a lock-free path but may log if the wake-up fails, so it is not
+//! meant for a raw signal handler itself. A loop driven by hand with `run_once(None)` and
+//! a flag set by a signal handler would not wake up for the flag: stop through the handle,
+//! or give `run_once` a finite timeout.
+//!
+//! ```no_run
+//! use ioloop::EventLoop;
+//!
+//! let mut event_loop = EventLoop::new()?;
+//! let handle = event_loop.handle();
+//! ctrlc::set_handler(move || handle.stop()).expect("a signal handler");
+//! // … spawn the listener …
+//! event_loop.run()?; // returns after Ctrl-C, channels still open: drop the loop to close them
+//! # std::io::Result::Ok(())
+//! ```
+//!
+//! # Threads
+//!
+//! One loop runs on one thread, as asyncore's did: its channels, dispatchers and state `S`
+//! live there, and callbacks never run concurrently, so they need no locks (`S` and the
+//! dispatchers need not be `Send`). Other threads reach a loop through its
+//! [`LoopHandle`] (`Send + Sync + Clone`): [`stop`](LoopHandle::stop) it, or run a closure on
+//! it with [`call_soon_threadsafe`](LoopHandle::call_soon_threadsafe). To use more cores, run
+//! one loop per thread, each with its own listener (`SO_REUSEPORT`) or with connections handed
+//! over through `call_soon_threadsafe`. The selectors and [`SelectorMap`](selector::SelectorMap)
+//! are `Send`, so one can be built on one thread and served on another.
+//!
+//! ```
+//! use ioloop::EventLoop;
+//!
+//! let (handles, threads): (Vec<_>, Vec<_>) = (0..2)
+//!     .map(|_| {
+//!         let (tx, rx) = std::sync::mpsc::channel();
+//!         let thread = std::thread::spawn(move || {
+//!             let mut event_loop = EventLoop::with_state(0u32)?; // made on its own thread
+//!             tx.send(event_loop.handle()).unwrap();
+//!             event_loop.run_until_stopped()?;
+//!             std::io::Result::Ok(*event_loop.state())
+//!         });
+//!         (rx.recv().unwrap(), thread)
+//!     })
+//!     .unzip();
+//! for handle in &handles {
+//!     // Runs on that loop's thread, then stops it.
+//!     handle.call_soon_threadsafe(|cx| {
+//!         *cx.state() += 1;
+//!         cx.stop();
+//!     })?;
+//! }
+//! for thread in threads {
+//!     assert_eq!(thread.join().unwrap()?, 1);
+//! }
+//! # std::io::Result::Ok(())
+//! ```
 //!
 //! # Porting from Python's `asynchat`
 //!
@@ -180,3 +242,5 @@ pub use event_loop::{
 /// # std::io::Result::Ok(())
 /// ```
 pub use socket2;
+
+pub use diagnostics::set_stderr_fallback;

@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ioloop::Context;
 use ioloop::chat::{
@@ -17,7 +17,7 @@ use ioloop::chat::{
 use ioloop::selector::SelectorKind;
 
 use common::chat::{Rec, connect, serve};
-use common::event_loop::{run_steps, run_until, run_until_closed, run_until_read};
+use common::event_loop::{run_steps, run_until, run_until_closed, run_until_loop, run_until_read};
 use common::kinds::per_kind;
 use common::{LIMIT, pattern};
 
@@ -656,7 +656,226 @@ fn a_peer_that_half_closes_gets_the_whole_answer_before_the_close(kind: Selector
     assert_eq!(event_loop.len(), 1, "only the listener is left");
 }
 
+// ---------------------------------------------------------------------------------------
+// Opening, and producers with nothing yet.
+
+/// Pushes a greeting when the channel opens.
+struct Greets;
+
+impl ChatHandler<Rec> for Greets {
+    fn found_terminator(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: &[u8],
+    ) -> io::Result<()> {
+        Record.found_terminator(chat, cx, message)
+    }
+
+    fn handle_opened(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+    ) -> io::Result<()> {
+        cx.state().messages.push(b"<opened>".to_vec());
+        chat.push(&b"220 hello\r\n"[..])
+    }
+}
+
+fn a_greeting_pushed_in_handle_opened_reaches_the_client_before_it_sends_anything(
+    kind: SelectorKind,
+) {
+    let (mut event_loop, mut client, addr) = serve(kind, || AsyncChat::new(Greets, b"\n"));
+    assert_eq!(
+        run_until_read(&mut event_loop, &client, 11),
+        b"220 hello\r\n"
+    );
+    let second = connect(&mut event_loop, addr);
+    assert_eq!(
+        run_until_read(&mut event_loop, &second, 11),
+        b"220 hello\r\n"
+    );
+    client.write_all(b"after\n").unwrap();
+    run_until(&mut event_loop, |rec| rec.messages.len() == 3, LIMIT);
+    run_steps(&mut event_loop, 3);
+    assert_eq!(
+        event_loop.state().texts(),
+        ["<opened>", "<opened>", "after"]
+    );
+}
+
+/// A producer that has nothing until the test puts pieces in `ready`; counts how often it
+/// is asked, and gives up (None) after `MAX_ASKS` so that a loop asking it without pause
+/// cannot hang the test.
+#[derive(Clone, Default)]
+struct Feed {
+    ready: Rc<RefCell<Vec<Vec<u8>>>>,
+    asked: Rc<Cell<usize>>,
+}
+
+const MAX_ASKS: usize = 1000;
+
+impl Feed {
+    fn producer(&self) -> impl FnMut() -> Option<Vec<u8>> + 'static {
+        let feed = self.clone();
+        move || {
+            feed.asked.set(feed.asked.get() + 1);
+            if feed.asked.get() > MAX_ASKS {
+                return None;
+            }
+            let mut ready = feed.ready.borrow_mut();
+            if ready.is_empty() {
+                Some(Vec::new()) // not now
+            } else {
+                Some(ready.remove(0))
+            }
+        }
+    }
+}
+
+fn a_producer_with_nothing_yet_is_not_asked_again_until_resume_output(kind: SelectorKind) {
+    let feed = Feed::default();
+    let for_server = feed.clone();
+    let (mut event_loop, client, _) = serve(kind, move || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.channel()
+            .push_with_producer(for_server.producer())
+            .unwrap();
+        chat
+    });
+    let token = event_loop.state().channels[0];
+    run_steps(&mut event_loop, 20);
+    let asked = feed.asked.get();
+    assert!(
+        (1..=3).contains(&asked),
+        "asked {asked} times while it had nothing (at most a few expected)"
+    );
+    // The data is ready: resume from a closure on the loop, reaching the chat channel.
+    feed.ready.borrow_mut().push(b"now ready\n".to_vec());
+    event_loop
+        .handle()
+        .call_soon_threadsafe(move |cx| {
+            cx.get_mut::<AsyncChat<Silent>>(token)
+                .expect("the chat channel")
+                .channel()
+                .resume_output();
+        })
+        .unwrap();
+    assert_eq!(run_until_read(&mut event_loop, &client, 10), b"now ready\n");
+    let after = feed.asked.get();
+    assert!(after > asked, "not asked again after resume_output");
+    run_steps(&mut event_loop, 20);
+    let asked_again = feed.asked.get() - after;
+    assert!(
+        asked_again <= 3,
+        "asked {asked_again} more times with nothing ready"
+    );
+}
+
+/// A producer that keeps saying "not now" must not keep a channel open after its peer has
+/// gone: the default `handle_close` asks `close_when_done`, and after that an empty piece
+/// counts as the producer's end.
+fn a_channel_waiting_on_a_producer_closes_when_its_peer_leaves(kind: SelectorKind) {
+    let feed = Feed::default();
+    let for_server = feed.clone();
+    let (mut event_loop, client, _) = serve(kind, move || {
+        let mut chat = AsyncChat::new(Silent, b"\n");
+        chat.channel()
+            .push_with_producer(for_server.producer())
+            .unwrap();
+        chat
+    });
+    run_steps(&mut event_loop, 5);
+    assert_eq!(event_loop.state().channels.len(), 1);
+    let before = event_loop.len();
+    drop(client);
+    run_until_loop(
+        &mut event_loop,
+        |event_loop| event_loop.len() < before,
+        LIMIT,
+    );
+    assert!(
+        feed.asked.get() < MAX_ASKS,
+        "asked {} times",
+        feed.asked.get()
+    );
+}
+
+/// Makes its feed's data ready on a timer armed when the channel opens, and resumes the
+/// output.
+struct ReadyLater {
+    feed: Feed,
+}
+
+impl ChatHandler<Rec> for ReadyLater {
+    fn found_terminator(
+        &mut self,
+        _: &mut ChatChannel,
+        _: &mut Context<'_, Rec>,
+        _: &[u8],
+    ) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn handle_opened(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+    ) -> io::Result<()> {
+        chat.push_with_producer(self.feed.producer())?;
+        cx.call_later(Duration::from_millis(100));
+        Ok(())
+    }
+
+    fn handle_timer(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        _: ioloop::TimerId,
+    ) -> io::Result<()> {
+        let asked = self.feed.asked.get();
+        cx.state()
+            .messages
+            .push(format!("asked {asked}").into_bytes());
+        self.feed
+            .ready
+            .borrow_mut()
+            .push(b"from the timer\n".to_vec());
+        chat.resume_output();
+        Ok(())
+    }
+}
+
+fn resume_output_from_handle_timer_sends_what_the_producer_then_has(kind: SelectorKind) {
+    let feed = Feed::default();
+    let for_server = feed.clone();
+    let (mut event_loop, client, _) = serve(kind, move || {
+        AsyncChat::new(
+            ReadyLater {
+                feed: for_server.clone(),
+            },
+            b"\n",
+        )
+    });
+    assert_eq!(
+        run_until_read(&mut event_loop, &client, 15),
+        b"from the timer\n"
+    );
+    // Over the 100 ms before the timer, the producer was asked a few times, not hundreds.
+    let texts = event_loop.state().texts();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    let before_timer: usize = texts[0]
+        .strip_prefix("asked ")
+        .and_then(|n| n.parse().ok())
+        .expect("the count");
+    assert!(
+        (1..=3).contains(&before_timer),
+        "asked {before_timer} times before the timer"
+    );
+}
+
 per_kind! {
+    a_channel_waiting_on_a_producer_closes_when_its_peer_leaves,
     line_terminators_of_one_two_and_three_bytes_split_across_reads_of_one_two_and_three,
     a_numeric_terminator_delivers_its_count_then_stays_spent,
     the_none_terminator_collects_everything_and_delivers_nothing,
@@ -680,4 +899,7 @@ per_kind! {
     many_pushes_arrive_in_order_through_a_peer_that_reads_slowly,
     a_shared_buffer_pushed_to_several_channels_arrives_at_each,
     a_producer_between_pushes_keeps_its_place,
+    a_greeting_pushed_in_handle_opened_reaches_the_client_before_it_sends_anything,
+    a_producer_with_nothing_yet_is_not_asked_again_until_resume_output,
+    resume_output_from_handle_timer_sends_what_the_producer_then_has,
 }

@@ -17,6 +17,22 @@ use memchr::memmem;
 use super::terminator::{LengthPrefix, Terminator};
 
 /// What [`Framer::advance`] found.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::chat::{Framer, Progress, Terminator};
+///
+/// let mut framer = Framer::new(Terminator::bytes(b"\n"));
+/// framer.push(b"one\ntwo\nthr");
+/// let (mut messages, mut current) = (Vec::new(), Vec::new());
+/// while framer.advance(&mut |data| current.extend_from_slice(data))? == Progress::Frame {
+///     messages.push(std::mem::take(&mut current));
+/// }
+/// assert_eq!(messages, [b"one", b"two"]);
+/// assert_eq!(current, b"thr"); // NeedMore: the rest of the message is still to come
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
     /// A message is complete: its bytes went to `collect`; deliver it.
@@ -286,6 +302,15 @@ impl fmt::Debug for Framer {
 /// The length of the longest proper prefix of `needle` that `haystack` ends with (asynchat's
 /// `find_prefix_at_end`): `("qwerty\r", "\r\n")` → 1. Only the last `needle.len() - 1`
 /// bytes are looked at, by `memchr` for the needle's first byte.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::chat::prefix_at_end;
+///
+/// assert_eq!(prefix_at_end(b"qwerty\r", b"\r\n"), 1); // keep the `\r`: a `\n` may follow
+/// assert_eq!(prefix_at_end(b"qwerty", b"\r\n"), 0);
+/// ```
 pub fn prefix_at_end(haystack: &[u8], needle: &[u8]) -> usize {
     let Some(&first) = needle.first() else {
         return 0;

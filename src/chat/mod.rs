@@ -40,7 +40,28 @@ use self::output::{MAX_SLICES, Next, OutputQueue};
 use crate::diagnostics::report;
 use crate::{Context, Dispatcher, TimerId};
 
-/// Buffer sizes and limits of a chat channel.
+/// Buffer sizes and limits of a chat channel: asynchat's `ac_in_buffer_size` and
+/// `ac_out_buffer_size` class attributes, and the limits asynchat lacked.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::chat::{AsyncChat, ChatConfig};
+/// # use ioloop::chat::{ChatChannel, ChatHandler};
+/// # struct Session;
+/// # impl ChatHandler for Session {
+/// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+/// # }
+///
+/// // Python: class Session(async_chat): ac_in_buffer_size = 4096
+/// let config = ChatConfig {
+///     in_buffer_size: 4096,
+///     max_message: 8 * 1024, // a longer line closes the channel
+///     ..ChatConfig::default()
+/// };
+/// let mut session = AsyncChat::with_config(Session, b"\r\n", config);
+/// assert_eq!(session.channel().config().max_message, 8 * 1024);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChatConfig {
     /// The most read from the socket at once (asynchat's `ac_in_buffer_size`). Default 64 KiB.
@@ -69,6 +90,44 @@ impl Default for ChatConfig {
 
 /// A chat channel's own state: its terminator machine, the message being collected, and its
 /// output queue. Handlers get it as `chat`.
+///
+/// What Python's `async_chat` subclass reached through `self` (`push`, `set_terminator`,
+/// `close_when_done`…) is here, on `chat`; the socket and the loop are on the
+/// [`Context`]. Outside a callback, [`AsyncChat::channel`] reaches it.
+///
+/// # Examples
+///
+/// An echo of lines, served on one end of a connection on 127.0.0.1 while this code plays
+/// the peer:
+///
+/// ```
+/// use std::io::{self, Read, Write};
+/// use std::net::{Shutdown, TcpListener, TcpStream};
+/// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler};
+/// use ioloop::{Context, EventLoop};
+///
+/// struct Echo;
+///
+/// impl ChatHandler for Echo {
+///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+///         chat.push([b"> ", line, b"\n"].concat())
+///     }
+/// }
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut peer = TcpStream::connect(listener.local_addr()?)?;
+/// let (socket, _) = listener.accept()?;
+/// let mut event_loop = EventLoop::new()?;
+/// event_loop.spawn(socket, AsyncChat::new(Echo, b"\n"))?;
+///
+/// peer.write_all(b"hello\nworld\n")?;
+/// peer.shutdown(Shutdown::Write)?; // the default handle_close sends what is queued, then closes
+/// event_loop.run()?; // until the channel has closed
+/// let mut reply = String::new();
+/// peer.read_to_string(&mut reply)?;
+/// assert_eq!(reply, "> hello\n> world\n");
+/// # io::Result::Ok(())
+/// ```
 pub struct ChatChannel {
     framer: Framer,
     message: Vec<u8>,
@@ -95,23 +154,74 @@ impl ChatChannel {
     /// never copied; a shared `Arc<[u8]>` is queued by reference, so pushing one line to
     /// many channels copies it for none; a borrowed slice is copied, and small ones are
     /// gathered with the small pushes next to them into one buffer. Whatever is queued goes
-    /// out together: one vectored send per wake-up, not one per push.
+    /// out together: one vectored send per wake-up, not one per push. (Python's `push`.)
     ///
     /// # Errors
     ///
     /// `NotConnected` after [`close_when_done`](Self::close_when_done) (the data could
     /// never be sent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\r\n");
+    /// let chat = session.channel(); // in a ChatHandler callback: the `chat` argument
+    /// chat.push("220 ready\r\n")?; // &str, &[u8], String or Vec<u8>
+    /// chat.push(vec![b'.'; 1000])?; // queued as it is, not copied
+    /// assert_eq!(chat.queued(), 11 + 1000);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn push<'a>(&mut self, data: impl Into<Outgoing<'a>>) -> io::Result<()> {
         self.check_open()?;
         self.output.push(data.into());
         Ok(())
     }
 
-    /// Queues a producer, asked for data only when the socket can take it.
+    /// Queues a producer, asked for data only when the socket can take it (Python's
+    /// `push_with_producer`): a large reply is made as it is sent, not all at once.
     ///
     /// # Errors
     ///
     /// `NotConnected` after [`close_when_done`](Self::close_when_done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler, SimpleProducer};
+    /// use ioloop::{Context, EventLoop};
+    ///
+    /// /// Answers any request with a file-sized reply, then hangs up.
+    /// struct Download;
+    ///
+    /// impl ChatHandler for Download {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, _request: &[u8]) -> io::Result<()> {
+    ///         // Python: self.push_with_producer(simple_producer(data)); self.close_when_done()
+    ///         chat.push_with_producer(SimpleProducer::new(vec![b'x'; 10_000], 4096))?;
+    ///         chat.close_when_done();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::new(Download, b"\n"))?; // `socket`: a 127.0.0.1 connection
+    /// peer.write_all(b"GET\n")?; // `peer`: its other end
+    /// event_loop.run()?;
+    /// let mut received = Vec::new();
+    /// peer.read_to_end(&mut received)?;
+    /// assert_eq!(received.len(), 10_000);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn push_with_producer(&mut self, producer: impl Producer) -> io::Result<()> {
         self.check_open()?;
         self.output.push_producer(Box::new(producer));
@@ -139,47 +249,258 @@ impl ChatChannel {
     }
 
     /// Asks a producer that answered "nothing yet" (an empty piece) again: call it when its
-    /// data is ready (the channel is not watched for writability meanwhile).
+    /// data is ready (the channel is not watched for writability meanwhile). Python's
+    /// asynchat had no such state: its producers could only block or end.
+    ///
+    /// # Examples
+    ///
+    /// A producer fed by the handler's timer, standing for data that comes from elsewhere:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::collections::VecDeque;
+    /// use std::io::{self, Read};
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler};
+    /// use ioloop::{Context, EventLoop, TimerId};
+    ///
+    /// /// Pieces to send; `None` ends the output.
+    /// type Feed = Rc<RefCell<VecDeque<Option<Vec<u8>>>>>;
+    ///
+    /// struct Ticker(Feed);
+    ///
+    /// impl ChatHandler for Ticker {
+    ///     fn handle_opened(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, ()>) -> io::Result<()> {
+    ///         let feed = self.0.clone();
+    ///         // An empty piece while the feed is empty: "nothing yet".
+    ///         chat.push_with_producer(move || feed.borrow_mut().pop_front().unwrap_or(Some(Vec::new())))?;
+    ///         cx.call_later(Duration::ZERO);
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_timer(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, _: TimerId) -> io::Result<()> {
+    ///         self.0.borrow_mut().extend([Some(b"tick\n".to_vec()), None]);
+    ///         chat.resume_output(); // the producer has something now
+    ///         chat.close_when_done();
+    ///         Ok(())
+    ///     }
+    ///     # fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut Context<'_, ()>, _: &[u8]) -> io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::new(Ticker(Feed::default()), b"\n"))?;
+    /// event_loop.run()?;
+    /// let mut received = String::new();
+    /// peer.read_to_string(&mut received)?;
+    /// assert_eq!(received, "tick\n");
+    /// # io::Result::Ok(())
+    /// ```
     pub fn resume_output(&mut self) {
         self.output.resume();
     }
 
-    /// Closes the channel once everything queued so far is sent. The channel stops reading.
+    /// Closes the channel once everything queued so far is sent (Python's
+    /// `close_when_done`). The channel stops reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\r\n");
+    /// let chat = session.channel(); // in a ChatHandler callback: the `chat` argument
+    /// chat.push("221 bye\r\n")?;
+    /// chat.close_when_done();
+    /// assert!(chat.is_closing());
+    /// // asynchat queued a late push that would never leave; here it is an error.
+    /// assert_eq!(chat.push("too late").unwrap_err().kind(), io::ErrorKind::NotConnected);
+    /// assert_eq!(chat.queued(), 9);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn close_when_done(&mut self) {
         self.output.close_when_done();
     }
 
     /// Drops buffered input, the message being collected and all queued output — but not a
-    /// pending [`close_when_done`](Self::close_when_done).
+    /// pending [`close_when_done`](Self::close_when_done) (Python's `discard_buffers`, which
+    /// dropped that too, and the channel then never closed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\r\n");
+    /// let chat = session.channel(); // in a ChatHandler callback: the `chat` argument
+    /// chat.push(vec![0; 4096])?;
+    /// chat.close_when_done();
+    /// chat.discard_buffers(); // e.g. the peer is known gone: do not send the rest
+    /// assert_eq!(chat.queued(), 0);
+    /// assert!(chat.is_closing()); // it still closes
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn discard_buffers(&mut self) {
         self.framer.clear();
         self.message.clear();
         self.output.discard();
     }
 
-    /// Changes the terminator. Bytes already buffered are cut by the new one, so a handler
-    /// can switch from headers (`b"\r\n\r\n"`) to a body ([`Terminator::count`]) inside
-    /// `found_terminator`.
+    /// Changes the terminator (Python's `set_terminator`). Bytes already buffered are cut by
+    /// the new one, so a handler can switch from headers (`b"\r\n\r\n"`) to a body
+    /// ([`Terminator::count`]) inside `found_terminator`.
+    ///
+    /// # Examples
+    ///
+    /// A size line, then a body of that size, then lines again; both messages arrive in one
+    /// read:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::net::Shutdown;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler, Terminator};
+    /// use ioloop::{Context, EventLoop};
+    ///
+    /// struct Upload;
+    ///
+    /// impl ChatHandler for Upload {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, message: &[u8]) -> io::Result<()> {
+    ///         if let Terminator::Bytes(_) = chat.terminator() {
+    ///             // Python: self.set_terminator(int(line))
+    ///             let size = String::from_utf8_lossy(message).parse()
+    ///                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    ///             chat.set_terminator(Terminator::count(size)?);
+    ///         } else {
+    ///             chat.push([b"got ", message, b"\n"].concat())?;
+    ///             chat.set_terminator(b"\n");
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::new(Upload, b"\n"))?; // `socket`: a 127.0.0.1 connection
+    /// peer.write_all(b"5\nhello3\nabc")?; // `peer`: its other end
+    /// peer.shutdown(Shutdown::Write)?;
+    /// event_loop.run()?;
+    /// let mut replies = String::new();
+    /// peer.read_to_string(&mut replies)?;
+    /// assert_eq!(replies, "got hello\ngot abc\n");
+    /// # io::Result::Ok(())
+    /// ```
     pub fn set_terminator(&mut self, terminator: impl Into<Terminator>) {
         self.framer.set_terminator(terminator.into());
     }
 
-    /// The current terminator.
+    /// The current terminator (Python's `get_terminator`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::{AsyncChat, Terminator};
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\r\n");
+    /// let chat = session.channel(); // in a ChatHandler callback: the `chat` argument
+    /// assert_eq!(chat.terminator(), &Terminator::bytes(b"\r\n"));
+    /// chat.set_terminator(Terminator::count(512)?);
+    /// assert_eq!(chat.terminator(), &Terminator::Count(512));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn terminator(&self) -> &Terminator {
         self.framer.terminator()
     }
 
-    /// The channel's sizes and limits.
+    /// The channel's sizes and limits, as given to [`AsyncChat::with_config`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::{AsyncChat, ChatConfig};
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\r\n");
+    /// assert_eq!(session.channel().config(), &ChatConfig::default());
+    /// ```
     pub fn config(&self) -> &ChatConfig {
         &self.config
     }
 
-    /// Bytes queued and not yet sent.
+    /// Bytes queued and not yet sent (a producer's count once it has produced them). Above
+    /// [`ChatConfig::high_water`] the channel stops reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::{AsyncChat, SimpleProducer};
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\n");
+    /// let chat = session.channel(); // in a ChatHandler callback: the `chat` argument
+    /// chat.push("hello\n")?;
+    /// chat.push_with_producer(SimpleProducer::new(vec![0; 4096], 512))?; // not produced yet
+    /// assert_eq!(chat.queued(), 6);
+    /// if chat.queued() > chat.config().high_water / 2 {
+    ///     // e.g. skip a broadcast to this slow reader
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn queued(&self) -> usize {
         self.output.queued()
     }
 
-    /// Whether the channel closed itself or will once its output is sent.
+    /// Whether the channel closed itself or will once its output is sent: pushing to it is
+    /// then an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\n");
+    /// let chat = session.channel(); // in a ChatHandler callback: the `chat` argument
+    /// assert!(!chat.is_closing());
+    /// chat.close_when_done();
+    /// assert!(chat.is_closing());
+    /// if !chat.is_closing() {
+    ///     chat.push("news\n")?; // e.g. a broadcast that skips leaving sessions
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn is_closing(&self) -> bool {
         self.closed || self.output.close_requested()
     }
@@ -198,6 +519,67 @@ impl fmt::Debug for ChatChannel {
 
 /// What a chat protocol does with its messages: the methods of a Python `async_chat`
 /// subclass. Only [`found_terminator`](Self::found_terminator) is required.
+///
+/// `S` is the loop's state ([`Context::state`]), shared by every channel: a chat room's
+/// members, say.
+///
+/// # Examples
+///
+/// A port of a small `async_chat` subclass:
+///
+/// ```python
+/// class Session(asynchat.async_chat):
+///     def __init__(self, sock):
+///         asynchat.async_chat.__init__(self, sock)
+///         self.set_terminator(b"\r\n")
+///         self.data = b""
+///         self.push(b"220 ready\r\n")
+///     def collect_incoming_data(self, data):
+///         self.data += data
+///     def found_terminator(self):
+///         line, self.data = self.data, b""
+///         if line == b"QUIT":
+///             self.push(b"221 bye\r\n")
+///             self.close_when_done()
+///         else:
+///             self.push(b"250 " + line + b"\r\n")
+/// ```
+///
+/// ```
+/// use std::io::{self, Read, Write};
+/// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler};
+/// use ioloop::{Context, EventLoop};
+///
+/// struct Session;
+///
+/// impl ChatHandler for Session {
+///     fn handle_opened(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>) -> io::Result<()> {
+///         chat.push("220 ready\r\n")
+///     }
+///
+///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+///         if line == b"QUIT" {
+///             chat.push("221 bye\r\n")?;
+///             chat.close_when_done();
+///             Ok(())
+///         } else {
+///             chat.push([b"250 ", line, b"\r\n"].concat())
+///         }
+///     }
+/// }
+///
+/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+/// # let (socket, _) = listener.accept()?;
+/// let mut event_loop = EventLoop::new()?;
+/// event_loop.spawn(socket, AsyncChat::new(Session, b"\r\n"))?; // `socket`: a 127.0.0.1 connection
+/// peer.write_all(b"HELO there\r\nQUIT\r\n")?; // `peer`: its other end
+/// event_loop.run()?; // until the session closes itself
+/// let mut replies = String::new();
+/// peer.read_to_string(&mut replies)?;
+/// assert_eq!(replies, "220 ready\r\n250 HELO there\r\n221 bye\r\n");
+/// # io::Result::Ok(())
+/// ```
 #[allow(unused_variables)] // the defaults ignore most arguments
 pub trait ChatHandler<S: 'static = ()>: 'static {
     /// A complete message (terminator stripped; for a length-prefixed terminator, the whole
@@ -243,7 +625,11 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     }
 
     /// A handler failed, a message was over [`ChatConfig::max_message`] (`InvalidData`), or a
-    /// handler panicked. Default: log with `log::error!` and close the channel.
+    /// handler panicked. Default: log it (to stderr without a logger) and close the channel.
+    ///
+    /// An override that keeps the channel open after an over-long message must call
+    /// [`chat.discard_buffers()`](ChatChannel::discard_buffers): the input that overflowed is
+    /// still buffered, and would be reported again.
     fn handle_error(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, S>, error: io::Error) {
         report!(Error, target: "ioloop::chat", "{:?}: {error}; closing the channel", cx.label());
         cx.close();
@@ -302,12 +688,43 @@ pub struct AsyncChat<H> {
 }
 
 impl<H> AsyncChat<H> {
-    /// A chat channel with the default [`ChatConfig`].
+    /// A chat channel with the default [`ChatConfig`] (Python's `async_chat(sock)` followed
+    /// by `set_terminator`; the socket is given to [`EventLoop::spawn`](crate::EventLoop::spawn)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::{AsyncChat, Terminator};
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\r\n");
+    /// assert_eq!(session.channel().terminator(), &Terminator::bytes(b"\r\n"));
+    /// ```
     pub fn new(handler: H, terminator: impl Into<Terminator>) -> AsyncChat<H> {
         AsyncChat::with_config(handler, terminator, ChatConfig::default())
     }
 
     /// A chat channel with the given sizes and limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::{AsyncChat, ChatConfig};
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// // Python: ac_out_buffer_size = 4096
+    /// let config = ChatConfig { out_buffer_size: 4096, ..ChatConfig::default() };
+    /// let mut session = AsyncChat::with_config(Session, b"\r\n", config);
+    /// assert_eq!(session.channel().config().out_buffer_size, 4096);
+    /// ```
     pub fn with_config(
         handler: H,
         terminator: impl Into<Terminator>,
@@ -320,17 +737,79 @@ impl<H> AsyncChat<H> {
     }
 
     /// The protocol handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// struct Session {
+    ///     name: String,
+    /// }
+    ///
+    /// let session = AsyncChat::new(Session { name: "guest".into() }, b"\n");
+    /// assert_eq!(session.handler().name, "guest");
+    /// ```
     pub fn handler(&self) -> &H {
         &self.handler
     }
 
     /// The protocol handler, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// struct Session {
+    ///     name: String,
+    /// }
+    ///
+    /// let mut session = AsyncChat::new(Session { name: "guest".into() }, b"\n");
+    /// session.handler_mut().name = "alice".into(); // e.g. renamed by an admin's command
+    /// assert_eq!(session.handler().name, "alice");
+    /// ```
     pub fn handler_mut(&mut self) -> &mut H {
         &mut self.handler
     }
 
     /// The channel's own state (to push from outside a callback, e.g. a broadcast reaching
     /// this session through [`Context::get_mut`]).
+    ///
+    /// # Examples
+    ///
+    /// A chat room: what one member says goes to every member. The loop's state holds the
+    /// members' tokens.
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler};
+    /// use ioloop::{Context, Token};
+    ///
+    /// struct Member;
+    ///
+    /// impl ChatHandler<Vec<Token>> for Member {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, Vec<Token>>, line: &[u8]) -> io::Result<()> {
+    ///         let said = [line, b"\n"].concat();
+    ///         for token in cx.state().clone() {
+    ///             // The other members (this one's channel is `chat`, lent to this call).
+    ///             if let Some(member) = cx.get_mut::<AsyncChat<Member>>(token) {
+    ///                 member.channel().push(said.clone()).ok(); // one that is leaving: skipped
+    ///             }
+    ///         }
+    ///         chat.push(said)
+    ///     }
+    /// }
+    /// # let _ = AsyncChat::new(Member, b"\n");
+    /// ```
     pub fn channel(&mut self) -> &mut ChatChannel {
         &mut self.channel
     }
@@ -340,6 +819,22 @@ impl<H> AsyncChat<H> {
     /// # Errors
     ///
     /// As [`ChatChannel::push`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\n");
+    /// session.push("welcome\n")?;
+    /// assert_eq!(session.channel().queued(), 8);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn push<'a>(&mut self, data: impl Into<Outgoing<'a>>) -> io::Result<()> {
         self.channel.push(data)
     }

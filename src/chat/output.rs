@@ -276,6 +276,11 @@ impl OutputQueue {
                 Item::Bytes { .. } => return Next::Send,
                 Item::Close => return Next::Close,
                 Item::Producer(producer) => match producer.more() {
+                    Some(piece) if piece.is_empty() && self.close_requested => {
+                        // "Nothing yet" after close_when_done: the producer is done, or
+                        // the channel could never close (a peer that left would hold it).
+                        self.items.pop_front();
+                    }
                     Some(piece) if piece.is_empty() => {
                         // "Nothing yet": asking again at once would spin.
                         self.stalled = true;

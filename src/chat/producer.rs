@@ -1,14 +1,17 @@
-//! [`Producer`]: data made on demand for [`AsyncChat::push_with_producer`]
+//! [`Producer`]: data made on demand for [`ChatChannel::push_with_producer`]
 //! (asynchat's producers), and [`SimpleProducer`].
 //!
-//! [`AsyncChat::push_with_producer`]: super::AsyncChat::push_with_producer
+//! [`ChatChannel::push_with_producer`]: super::ChatChannel::push_with_producer
 
 use std::fmt;
 
 /// Something that makes output a piece at a time, asked only when the channel can send:
 /// asynchat's producer protocol (`more()` returning `b''` when done).
 ///
-/// `more` returns `None` when exhausted. An empty `Some` means "nothing yet": the channel
+/// `more` returns `None` when exhausted. After
+/// [`close_when_done`](super::ChatChannel::close_when_done) an empty `Some` counts as
+/// exhausted too (else a channel whose peer left could never close). Before it, an empty
+/// `Some` means "nothing yet": the channel
 /// stops asking (and stops watching for writability) until more output is pushed or
 /// [`ChatChannel::resume_output`](super::ChatChannel::resume_output) is called — from a
 /// timer, or through [`Context::get_mut`](crate::Context::get_mut) when the data is ready:
@@ -46,6 +49,20 @@ impl<F: FnMut() -> Option<Vec<u8>> + 'static> Producer for F {
 }
 
 /// Python's `simple_producer`: hands out `data` in pieces of at most `buffer_size` bytes.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::chat::{Producer, SimpleProducer};
+///
+/// // Python: simple_producer(data) (buffer_size=512)
+/// let mut producer = SimpleProducer::new(vec![b'x'; 1200], SimpleProducer::DEFAULT_BUFFER_SIZE);
+/// let sizes: Vec<usize> = std::iter::from_fn(|| producer.more()).map(|piece| piece.len()).collect();
+/// assert_eq!(sizes, [512, 512, 176]);
+/// ```
+///
+/// A channel asks it for a piece only when the socket can take one: see
+/// [`ChatChannel::push_with_producer`](super::ChatChannel::push_with_producer).
 pub struct SimpleProducer {
     data: Vec<u8>,
     at: usize,

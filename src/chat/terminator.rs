@@ -4,7 +4,22 @@
 use std::fmt;
 use std::io;
 
-/// Byte order of a length field.
+/// Byte order of a length field (Python's `struct` format `">"` or `"<"`).
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::chat::{ByteOrder, Framer, LengthPrefix, Progress, Terminator};
+///
+/// // A 2-byte little-endian length: 0x0003.
+/// let prefix = LengthPrefix::new(2).order(ByteOrder::Little).keep_header(false);
+/// let mut framer = Framer::new(Terminator::length_prefixed(prefix)?);
+/// framer.push(&[3, 0, b'a', b'b', b'c']);
+/// let mut body = Vec::new();
+/// assert_eq!(framer.advance(&mut |data| body.extend_from_slice(data))?, Progress::Frame);
+/// assert_eq!(body, b"abc");
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ByteOrder {
     /// Most significant byte first (network order: SMPP, most protocols).
@@ -19,6 +34,23 @@ pub enum ByteOrder {
 ///
 /// SMPP's `command_length` counts the whole PDU, its own four bytes included:
 /// `LengthPrefix::new(4).adjustment(-4)`, with the header kept.
+///
+/// # Examples
+///
+/// A type byte, then a 2-byte length of the payload; the handler wants the payload only:
+///
+/// ```
+/// use ioloop::chat::{Framer, LengthPrefix, Progress, Terminator};
+///
+/// let prefix = LengthPrefix::new(2).offset(1).keep_header(false);
+/// assert_eq!(prefix.header_len(), 3);
+/// let mut framer = Framer::new(Terminator::length_prefixed(prefix)?);
+/// framer.push(&[7, 0, 3, b'a', b'b', b'c']);
+/// let mut payload = Vec::new();
+/// assert_eq!(framer.advance(&mut |data| payload.extend_from_slice(data))?, Progress::Frame);
+/// assert_eq!(payload, b"abc");
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LengthPrefix {
     pub(crate) offset: usize,
@@ -110,6 +142,24 @@ impl LengthPrefix {
 /// | `set_terminator(1024)` | [`Terminator::count(1024)`](Terminator::count) (a zero count is refused) |
 /// | `set_terminator(None)` | [`Terminator::None`]: everything goes to `collect_incoming_data`, no `found_terminator` |
 /// | (by hand) | [`Terminator::length_prefixed`]: binary frames such as SMPP PDUs |
+///
+/// A channel starts with one ([`AsyncChat::new`](super::AsyncChat::new) takes anything that
+/// converts: `b"\r\n"`, `"\n"`, a `Terminator`) and changes it with
+/// [`ChatChannel::set_terminator`](super::ChatChannel::set_terminator).
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::chat::{LengthPrefix, Terminator};
+///
+/// let lines: Terminator = b"\r\n".into(); // set_terminator(b"\r\n")
+/// assert_eq!(lines, Terminator::Bytes(b"\r\n".to_vec()));
+/// let block = Terminator::count(1024)?; // set_terminator(1024)
+/// let raw = Terminator::None; // set_terminator(None)
+/// let smpp = Terminator::length_prefixed(LengthPrefix::new(4).adjustment(-4))?;
+/// # let _ = (block, raw, smpp);
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Terminator {
     /// No terminator: data is only collected.
@@ -126,6 +176,17 @@ pub enum Terminator {
 
 impl Terminator {
     /// A byte-string terminator; an empty string means [`Terminator::None`], as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::Terminator;
+    ///
+    /// // Python: set_terminator(b"\r\n")
+    /// assert_eq!(Terminator::bytes("\r\n"), Terminator::Bytes(b"\r\n".to_vec()));
+    /// // Python: set_terminator(b"") is no terminator at all
+    /// assert_eq!(Terminator::bytes(""), Terminator::None);
+    /// ```
     pub fn bytes(terminator: impl Into<Vec<u8>>) -> Terminator {
         let terminator = terminator.into();
         if terminator.is_empty() {
@@ -140,7 +201,26 @@ impl Terminator {
     /// # Errors
     ///
     /// `InvalidInput` for zero (Python refuses negative counts; a zero count would deliver
-    /// empty messages forever).
+    /// empty messages forever). A body of length 0 (HTTP's `Content-Length: 0`) has no
+    /// message to wait for: handle it without switching to a count. A count above
+    /// [`ChatConfig::max_message`](super::ChatConfig::max_message) fails as an over-long
+    /// message does: raise the limit for large bodies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::chat::{Framer, Progress, Terminator};
+    ///
+    /// // Python: set_terminator(3): the next message is exactly 3 bytes.
+    /// let mut framer = Framer::new(Terminator::count(3)?);
+    /// framer.push(b"abcdef");
+    /// let mut message = Vec::new();
+    /// assert_eq!(framer.advance(&mut |data| message.extend_from_slice(data))?, Progress::Frame);
+    /// assert_eq!(message, b"abc");
+    /// assert_eq!(Terminator::count(0).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn count(count: usize) -> io::Result<Terminator> {
         if count == 0 {
             return Err(io::Error::new(
@@ -156,6 +236,23 @@ impl Terminator {
     /// # Errors
     ///
     /// `InvalidInput` unless the field width is 1, 2, 4 or 8.
+    ///
+    /// # Examples
+    ///
+    /// SMPP: a 4-byte big-endian `command_length` that counts the whole PDU.
+    ///
+    /// ```
+    /// use ioloop::chat::{Framer, LengthPrefix, Progress, Terminator};
+    ///
+    /// let smpp = Terminator::length_prefixed(LengthPrefix::new(4).adjustment(-4))?;
+    /// let mut framer = Framer::new(smpp);
+    /// framer.push(&[0, 0, 0, 6, b'h', b'i', 0, 0]); // one PDU and the start of the next
+    /// let mut pdu = Vec::new();
+    /// assert_eq!(framer.advance(&mut |data| pdu.extend_from_slice(data))?, Progress::Frame);
+    /// assert_eq!(pdu, [0, 0, 0, 6, b'h', b'i']); // the header is kept
+    /// assert!(Terminator::length_prefixed(LengthPrefix::new(3)).is_err());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn length_prefixed(prefix: LengthPrefix) -> io::Result<Terminator> {
         if !matches!(prefix.width, 1 | 2 | 4 | 8) {
             return Err(io::Error::new(

@@ -40,6 +40,50 @@ const NO_CHANNEL: Token = Token {
 /// | | `Ok(0)` after a reset or broken pipe | `handle_close` is called |
 ///
 /// Anything else is an `Err` the handler may return to reach `handle_error`.
+///
+/// Where an asyncore handler called methods on `self` (`self.recv`, `self.send`,
+/// `self.close`), a [`Dispatcher`]'s callback calls them on its `cx`; the loop-level
+/// calls (spawn, connect, timers, stop) are here too, as asyncore's module functions were.
+/// A loop-level context (in a [`schedule`](Self::schedule)d job or a
+/// [`LoopHandle::call_soon_threadsafe`] closure) has no channel of its own: its I/O
+/// methods return `NotConnected`.
+///
+/// # Examples
+///
+/// An echo channel and a client to talk to it:
+///
+/// ```
+/// use std::io::{self, Read, Write};
+/// use std::net::{Shutdown, TcpListener, TcpStream};
+/// use ioloop::{Context, Dispatcher, EventLoop};
+///
+/// struct Echo;
+///
+/// impl Dispatcher for Echo {
+///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+///         let mut buf = [0; 4096];
+///         let n = cx.recv(&mut buf)?; // asyncore's self.recv(4096)
+///         cx.send(&buf[..n])?; // self.send(data): a short reply fits at once
+///         Ok(())
+///     }
+/// }
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut client = TcpStream::connect(listener.local_addr()?)?;
+/// let (conn, _) = listener.accept()?;
+/// let mut event_loop = EventLoop::new()?;
+/// event_loop.spawn(conn, Echo)?;
+///
+/// client.write_all(b"ping")?;
+/// client.shutdown(Shutdown::Write)?;
+/// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+/// event_loop.run()?; // the client's end of file closes the channel: none is left
+/// # client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+/// let mut reply = String::new();
+/// client.read_to_string(&mut reply)?;
+/// assert_eq!(reply, "ping");
+/// # io::Result::Ok(())
+/// ```
 pub struct Context<'a, S = ()> {
     core: &'a mut Core<S>,
     /// The channel whose callback this is; `None` in a loop-level context.
@@ -54,6 +98,36 @@ impl<'a, S: 'static> Context<'a, S> {
     /// This channel's token; `None` in a loop-level context (a
     /// [`LoopHandle::call_soon_threadsafe`] closure or a [`schedule`](Self::schedule)d job),
     /// which serves no channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, Token};
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher<Vec<Option<Token>>> for Server {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, Vec<Option<Token>>>) -> io::Result<()> {
+    ///         let token = cx.token(); // to give to the channels that will reach this one
+    ///         cx.state().push(token);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// let server = event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// event_loop.schedule(Duration::ZERO, |cx| {
+    ///     let token = cx.token();
+    ///     cx.state().push(token);
+    ///     cx.stop();
+    /// });
+    /// event_loop.run()?;
+    /// assert_eq!(event_loop.state(), &[Some(server), None]); // a job serves no channel
+    /// # io::Result::Ok(())
+    /// ```
     pub fn token(&self) -> Option<Token> {
         self.own.as_ref().map(|own| own.token)
     }
@@ -68,7 +142,47 @@ impl<'a, S: 'static> Context<'a, S> {
         self.own.as_ref().is_some_and(|own| own.token == token)
     }
 
-    /// The loop's shared state.
+    /// The loop's shared state (see [`EventLoop::with_state`](crate::EventLoop::with_state)): what an asyncore program
+    /// kept in globals or in attributes every handler could reach.
+    ///
+    /// # Examples
+    ///
+    /// A connection counter every channel shares:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::socket2::{SockAddr, Socket};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// #[derive(Default)]
+    /// struct Stats {
+    ///     accepted: u32,
+    /// }
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher<Stats> for Server {
+    ///     fn handle_accepted(&mut self, cx: &mut Context<'_, Stats>, socket: Socket, _: SockAddr) -> io::Result<()> {
+    ///         cx.state().accepted += 1;
+    ///         drop(socket); // this server only counts
+    ///         if cx.state().accepted == 2 {
+    ///             cx.stop();
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut event_loop = EventLoop::with_state(Stats::default())?;
+    /// event_loop.spawn(listener, Server)?;
+    /// let _clients = [TcpStream::connect(addr)?, TcpStream::connect(addr)?];
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(event_loop.state().accepted, 2);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn state(&mut self) -> &mut S {
         self.core.state_mut()
     }
@@ -89,6 +203,42 @@ impl<'a, S: 'static> Context<'a, S> {
     }
 
     /// Reads into `buf`. `Ok(0)` means end of file (or a reset): `handle_close` follows.
+    /// asyncore's `data = self.recv(n)`, with `Ok(0)` for its `b''`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// /// Keeps everything the peer sends, in the loop's state.
+    /// struct Collect;
+    ///
+    /// impl Dispatcher<Vec<u8>> for Collect {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, Vec<u8>>) -> io::Result<()> {
+    ///         let mut buf = [0; 1024];
+    ///         let n = cx.recv(&mut buf)?; // Err(WouldBlock): harmless to return
+    ///         cx.state().extend_from_slice(&buf[..n]);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Collect)?; // `conn`: an accepted TcpStream, `client` its peer
+    /// client.write_all(b"hello")?;
+    /// drop(client);
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?; // Ok(0) at the end of file: handle_close closes the channel
+    /// assert_eq!(event_loop.state(), b"hello");
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -101,6 +251,9 @@ impl<'a, S: 'static> Context<'a, S> {
 
     /// Reads up to `max` bytes onto the end of `buf`, straight into its spare capacity (no
     /// zeroed buffer, no copy), and returns how many, with [`recv`](Self::recv)'s meanings.
+    ///
+    /// # Examples
+    ///
     /// The way to read a burst into a channel's own buffer:
     ///
     /// ```no_run
@@ -149,6 +302,42 @@ impl<'a, S: 'static> Context<'a, S> {
     /// channels that keep only part of what they read, so that none needs a read buffer of
     /// its own.
     ///
+    /// # Examples
+    ///
+    /// A channel that counts lines and keeps none of them:
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct CountLines;
+    ///
+    /// impl Dispatcher<usize> for CountLines {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, usize>) -> io::Result<()> {
+    ///         let data = cx.recv_scratch(16 * 1024)?;
+    ///         let lines = data.iter().filter(|&&byte| byte == b'\n').count();
+    ///         *cx.state() += lines;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, CountLines)?; // `conn`: an accepted TcpStream, `client` its peer
+    /// client.write_all(b"one\ntwo\nthree\n")?;
+    /// drop(client);
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// assert_eq!(*event_loop.state(), 3);
+    /// # io::Result::Ok(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`recv`](Self::recv).
@@ -181,7 +370,53 @@ impl<'a, S: 'static> Context<'a, S> {
     }
 
     /// Writes from `buf`; returns how much was taken, `Ok(0)` if the socket is full (or the
-    /// peer went away: then `handle_close` follows).
+    /// peer went away: then `handle_close` follows). asyncore's `self.send(data)`, which
+    /// returned the same count.
+    ///
+    /// # Examples
+    ///
+    /// A partial send keeps the rest for the next `handle_write` (or embed a
+    /// [`SendBuffer`](crate::SendBuffer), which does this):
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Banner {
+    ///     unsent: &'static [u8],
+    /// }
+    ///
+    /// impl Dispatcher for Banner {
+    ///     fn writable(&self) -> bool {
+    ///         !self.unsent.is_empty()
+    ///     }
+    ///
+    ///     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let n = cx.send(self.unsent)?; // maybe fewer than offered, maybe 0
+    ///         self.unsent = &self.unsent[n..];
+    ///         if self.unsent.is_empty() {
+    ///             cx.close();
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Banner { unsent: b"220 ready\r\n" })?; // `client`: the peer
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// let mut banner = String::new();
+    /// client.read_to_string(&mut banner)?;
+    /// assert_eq!(banner, "220 ready\r\n");
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -266,7 +501,31 @@ impl<'a, S: 'static> Context<'a, S> {
     /// (`IOV_MAX` is 1024 on Linux, the BSDs and macOS).
     pub const MAX_SEND_SLICES: usize = 1024;
 
-    /// Reads urgent (out-of-band) data, e.g. in `handle_expt`.
+    /// Reads urgent (out-of-band) data, e.g. in `handle_expt` (asyncore's
+    /// `self.socket.recv(n, socket.MSG_OOB)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::{Context, Dispatcher};
+    ///
+    /// /// A telnet-like session: an urgent byte interrupts what runs.
+    /// #[derive(Default)]
+    /// struct Session {
+    ///     interrupted: bool,
+    /// }
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_expt(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut urgent = [0; 16];
+    ///         let n = cx.recv_out_of_band(&mut urgent)?;
+    ///         self.interrupted |= n > 0;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Session::default();
+    /// ```
     ///
     /// # Errors
     ///
@@ -277,7 +536,45 @@ impl<'a, S: 'static> Context<'a, S> {
         socket.recv_out_of_band(as_uninit(buf))
     }
 
-    /// Receives one datagram (UDP or Unix datagram sockets).
+    /// Receives one datagram (UDP or Unix datagram sockets): asyncore's
+    /// `self.socket.recvfrom(n)`.
+    ///
+    /// # Examples
+    ///
+    /// A UDP echo channel:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::UdpSocket;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct UdpEcho;
+    ///
+    /// impl Dispatcher for UdpEcho {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut buf = [0; 1500];
+    ///         let (n, from) = cx.recv_from(&mut buf)?;
+    ///         cx.send_to(&buf[..n], &from)?;
+    ///         cx.stop(); // one datagram is all this example serves
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let server = UdpSocket::bind("127.0.0.1:0")?;
+    /// let server_addr = server.local_addr()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(server, UdpEcho)?;
+    ///
+    /// let client = UdpSocket::bind("127.0.0.1:0")?;
+    /// # client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// client.send_to(b"ping", server_addr)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// let mut buf = [0; 16];
+    /// let (n, _) = client.recv_from(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"ping");
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -287,7 +584,54 @@ impl<'a, S: 'static> Context<'a, S> {
         socket.recv_from(as_uninit(buf))
     }
 
-    /// Sends one datagram to `addr`; `Ok(0)` if the socket buffer is full.
+    /// Sends one datagram to `addr`; `Ok(0)` if the socket buffer is full. asyncore's
+    /// `self.socket.sendto(data, addr)`.
+    ///
+    /// # Examples
+    ///
+    /// A channel that reports one metric and closes:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::UdpSocket;
+    /// use std::time::Duration;
+    /// use ioloop::socket2::SockAddr;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Report {
+    ///     to: SockAddr,
+    /// }
+    ///
+    /// impl Dispatcher for Report {
+    ///     fn readable(&self) -> bool {
+    ///         false
+    ///     }
+    ///
+    ///     fn writable(&self) -> bool {
+    ///         true // until sent: then the channel closes
+    ///     }
+    ///
+    ///     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         if cx.send_to(b"requests:1|c", &self.to)? > 0 {
+    ///             cx.close();
+    ///         } // else the buffer was full: try on the next handle_write
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let collector = UdpSocket::bind("127.0.0.1:0")?;
+    /// # collector.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// let report = Report { to: collector.local_addr()?.into() };
+    /// event_loop.spawn(UdpSocket::bind("127.0.0.1:0")?, report)?;
+    /// # event_loop.schedule(Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    ///
+    /// let mut buf = [0; 64];
+    /// let (n, _) = collector.recv_from(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"requests:1|c");
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -305,6 +649,44 @@ impl<'a, S: 'static> Context<'a, S> {
     /// If the process (or system) is out of descriptors, this logs a warning, pauses the
     /// listener for 100 ms and returns `Ok(None)`: the loop neither spins nor closes the
     /// listener, as asyncore did.
+    ///
+    /// asyncore's `self.accept()`, with `Ok(None)` where Python returned `None`.
+    ///
+    /// # Examples
+    ///
+    /// A listener that takes every waiting connection on each event, not one as the default
+    /// [`handle_accept`](Dispatcher::handle_accept) does:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher<usize> for Server {
+    ///     fn handle_accept(&mut self, cx: &mut Context<'_, usize>) -> io::Result<()> {
+    ///         while let Some((socket, _addr)) = cx.accept()? {
+    ///             *cx.state() += 1;
+    ///             drop(socket); // a real server spawns a channel for it
+    ///         }
+    ///         if *cx.state() == 3 {
+    ///             cx.stop();
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// event_loop.spawn(listener, Server)?;
+    /// let _clients = [TcpStream::connect(addr)?, TcpStream::connect(addr)?, TcpStream::connect(addr)?];
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(*event_loop.state(), 3);
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -357,7 +739,44 @@ impl<'a, S: 'static> Context<'a, S> {
         }
     }
 
-    /// Shuts down one or both directions of the connection.
+    /// Shuts down one or both directions of the connection (asyncore's
+    /// `self.socket.shutdown(how)`).
+    ///
+    /// # Examples
+    ///
+    /// A reply, then end of file for the peer while this side stays open:
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::net::Shutdown;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct LastWord;
+    ///
+    /// impl Dispatcher for LastWord {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"bye")?;
+    ///         cx.shutdown(Shutdown::Write) // the peer reads "bye", then end of file
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, LastWord)?; // `client`: the peer
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?;
+    /// assert_eq!(reply, "bye");
+    /// assert_eq!(event_loop.len(), 1); // the channel is still open
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -366,7 +785,39 @@ impl<'a, S: 'static> Context<'a, S> {
         self.own()?.need_socket()?.shutdown(how)
     }
 
-    /// The peer's address (IP sockets).
+    /// The peer's address (IP sockets): asyncore's `self.addr` or `getpeername()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::SocketAddr;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher<Option<SocketAddr>> for Session {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, Option<SocketAddr>>) -> io::Result<()> {
+    ///         let peer = cx.peer_addr()?; // for a log line, or an access list
+    ///         *cx.state() = Some(peer);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(None)?;
+    /// # let (client, conn) = pair()?;
+    /// event_loop.spawn(conn, Session)?; // `client`: the peer
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// assert_eq!(*event_loop.state(), Some(client.local_addr()?));
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -375,7 +826,36 @@ impl<'a, S: 'static> Context<'a, S> {
         ip_addr(self.own()?.need_socket()?.peer_addr()?)
     }
 
-    /// This end's address (IP sockets).
+    /// This end's address (IP sockets): asyncore's `self.socket.getsockname()`.
+    ///
+    /// # Examples
+    ///
+    /// A listener bound to port 0 learns which port it got:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{SocketAddr, TcpListener};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher<Option<SocketAddr>> for Server {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, Option<SocketAddr>>) -> io::Result<()> {
+    ///         let addr = cx.local_addr()?;
+    ///         *cx.state() = Some(addr);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let bound = listener.local_addr()?;
+    /// let mut event_loop = EventLoop::with_state(None)?;
+    /// event_loop.spawn(listener, Server)?;
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// assert_eq!(*event_loop.state(), Some(bound));
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -385,44 +865,300 @@ impl<'a, S: 'static> Context<'a, S> {
     }
 
     /// The channel's socket, for options and calls this type does not wrap (`None` for a
-    /// plain descriptor or a closed channel).
+    /// plain descriptor or a closed channel): asyncore's `self.socket`.
+    ///
+    /// # Examples
+    ///
+    /// Options set on an accepted connection (asyncore's `self.socket.setsockopt(…)`):
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher<bool> for Session {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, bool>) -> io::Result<()> {
+    ///         if let Some(socket) = cx.socket() {
+    ///             socket.set_tcp_nodelay(true)?; // small replies go out at once
+    ///             socket.set_keepalive(true)?;
+    ///             let nodelay = socket.tcp_nodelay()?;
+    ///             *cx.state() = nodelay;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(false)?;
+    /// # let (_client, conn) = pair()?;
+    /// event_loop.spawn(conn, Session)?;
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// assert!(*event_loop.state());
+    /// # io::Result::Ok(())
+    /// ```
     pub fn socket(&self) -> Option<&Socket> {
         self.own().ok()?.socket()
     }
 
     /// Closes this channel: it is unregistered, its socket closed, and no callback of it
-    /// runs after the current one returns. Idempotent.
+    /// runs after the current one returns. Idempotent. asyncore's `self.close()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut buf = [0; 512];
+    ///         let n = cx.recv(&mut buf)?;
+    ///         if buf[..n].starts_with(b"QUIT") {
+    ///             cx.send(b"221 bye\r\n")?;
+    ///             cx.close(); // no callback of this channel runs after this one
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Session)?; // `client`: the peer
+    /// client.write_all(b"QUIT\r\n")?;
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?; // returns: the only channel closed
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?; // the reply, then end of file
+    /// assert_eq!(reply, "221 bye\r\n");
+    /// # io::Result::Ok(())
+    /// ```
     pub fn close(&mut self) {
         if let Some(own) = self.own.as_deref_mut() {
             self.core.close_lent(own);
         }
     }
 
-    /// Whether this channel is still open.
+    /// Whether this channel is still open: a helper that may have closed it (on bad input,
+    /// say) leaves its caller this to ask. `false` in a loop-level context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Strict;
+    ///
+    /// impl Strict {
+    ///     /// Closes the channel on anything but ASCII.
+    ///     fn check(&mut self, cx: &mut Context<'_, Vec<bool>>, data: &[u8]) {
+    ///         if !data.is_ascii() {
+    ///             cx.close();
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// impl Dispatcher<Vec<bool>> for Strict {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, Vec<bool>>) -> io::Result<()> {
+    ///         let mut buf = [0; 512];
+    ///         let n = cx.recv(&mut buf)?;
+    ///         self.check(cx, &buf[..n]);
+    ///         let open = cx.is_open();
+    ///         cx.state().push(open);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Strict)?; // `client`: the peer
+    /// client.write_all(&[0xff])?;
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// assert_eq!(event_loop.state(), &[false]);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn is_open(&self) -> bool {
         self.own().is_ok()
     }
 
-    /// Whether this channel's [`connect`](Self::connect) is still in progress.
+    /// Whether this channel's [`connect`](Self::connect) is still in progress: asyncore's
+    /// `self.connecting`. True in `handle_opened` of a connecting channel; false from
+    /// `handle_connect` on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Client;
+    ///
+    /// impl Dispatcher<Vec<(bool, bool)>> for Client {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, Vec<(bool, bool)>>) -> io::Result<()> {
+    ///         let seen = (cx.is_connecting(), cx.is_connected());
+    ///         cx.state().push(seen);
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_connect(&mut self, cx: &mut Context<'_, Vec<(bool, bool)>>) -> io::Result<()> {
+    ///         let seen = (cx.is_connecting(), cx.is_connected());
+    ///         cx.state().push(seen);
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let server = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// event_loop.connect(server.local_addr()?, Client)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(event_loop.state(), &[(true, false), (false, true)]);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn is_connecting(&self) -> bool {
         self.own
             .as_ref()
             .is_some_and(|own| own.io.is_some() && own.phase == Phase::Connecting)
     }
 
-    /// Whether this channel is a listener.
+    /// Whether this channel is a listener: asyncore's `self.accepting`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Any;
+    ///
+    /// impl Dispatcher<Vec<bool>> for Any {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, Vec<bool>>) -> io::Result<()> {
+    ///         let accepting = cx.is_accepting();
+    ///         cx.state().push(accepting);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// event_loop.spawn(listener, Any)?;
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// assert_eq!(event_loop.state(), &[true]);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn is_accepting(&self) -> bool {
         self.own
             .as_ref()
             .is_some_and(|own| own.io.is_some() && own.phase.is_accepting())
     }
 
-    /// Whether this channel is an open, established (not listening, not connecting) one.
+    /// Whether this channel is an open, established (not listening, not connecting) one:
+    /// asyncore's `self.connected`.
+    ///
+    /// # Examples
+    ///
+    /// A reply only while the connection is up (see [`is_connecting`](Self::is_connecting)
+    /// for a connecting channel):
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         if cx.is_connected() {
+    ///             cx.send(b"hello")?;
+    ///         }
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Session)?; // an accepted connection: connected from the start
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// let mut greeting = String::new();
+    /// client.read_to_string(&mut greeting)?;
+    /// assert_eq!(greeting, "hello");
+    /// # io::Result::Ok(())
+    /// ```
     pub fn is_connected(&self) -> bool {
         self.is_open() && !self.is_accepting() && !self.is_connecting()
     }
 
-    /// Adds a channel for `io` (made non-blocking) driven by `dispatcher`.
+    /// Adds a channel for `io` (made non-blocking) driven by `dispatcher`: what an asyncore
+    /// server's `handle_accepted` did with `Handler(sock)`. Its `handle_opened` runs after
+    /// the current callback has returned, before the loop waits again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::socket2::{SockAddr, Socket};
+    /// use ioloop::{Context, Dispatcher, EventLoop, Token};
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher<Vec<Token>> for Server {
+    ///     fn handle_accepted(&mut self, cx: &mut Context<'_, Vec<Token>>, socket: Socket, _: SockAddr) -> io::Result<()> {
+    ///         let session = cx.spawn(socket, Session)?;
+    ///         cx.state().push(session); // the sessions' tokens, to reach them later
+    ///         cx.stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// struct Session;
+    /// impl Dispatcher<Vec<Token>> for Session {}
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// event_loop.spawn(listener, Server)?;
+    /// let _client = TcpStream::connect(addr)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(event_loop.state().len(), 1);
+    /// assert_eq!(event_loop.len(), 2); // the listener and the session
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -443,6 +1179,8 @@ impl<'a, S: 'static> Context<'a, S> {
     /// `connect` did); each address it resolves to is tried in turn until one connects. If
     /// the last one fails, the channel's `handle_error` gets that error (and closes it by
     /// default).
+    ///
+    /// # Examples
     ///
     /// ```no_run
     /// use std::io;
@@ -480,6 +1218,8 @@ impl<'a, S: 'static> Context<'a, S> {
     /// set, of any domain) to `addr`, on a new channel driven by `dispatcher` (see
     /// [`connect`](Self::connect)). The socket is made non-blocking.
     ///
+    /// # Examples
+    ///
     /// ```no_run
     /// use ioloop::socket2::{Domain, Socket, Type};
     /// use ioloop::{Dispatcher, EventLoop};
@@ -511,10 +1251,47 @@ impl<'a, S: 'static> Context<'a, S> {
     /// Starts a connection to the Unix-domain stream socket at `path` on a new channel (see
     /// [`connect`](Self::connect)).
     ///
+    /// # Examples
+    ///
+    /// A front end that opens a connection to a local back end for each client it accepts:
+    ///
+    /// ```no_run
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use ioloop::socket2::{SockAddr, Socket};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Front;
+    ///
+    /// impl Dispatcher for Front {
+    ///     fn handle_accepted(&mut self, cx: &mut Context<'_>, socket: Socket, _: SockAddr) -> io::Result<()> {
+    ///         cx.spawn(socket, Client)?;
+    ///         cx.connect_unix("/run/backend.sock", Backend)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// struct Client;
+    /// impl Dispatcher for Client {}
+    ///
+    /// struct Backend;
+    /// impl Dispatcher for Backend {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:8000")?, Front)?;
+    /// event_loop.run()
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// Errors the OS reports at once (no such socket, refused).
     #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
     pub fn connect_unix<D: Dispatcher<S>>(
         &mut self,
         path: impl AsRef<std::path::Path>,
@@ -525,13 +1302,90 @@ impl<'a, S: 'static> Context<'a, S> {
     }
 
     /// Another channel's dispatcher, if it is open, of type `D` and not the one running.
-    /// Its `readable()`/`writable()` are asked again afterwards.
+    /// Its `readable()`/`writable()` are asked again afterwards. Where asyncore code
+    /// called another dispatcher object's methods, a callback reaches it by its [`Token`].
+    ///
+    /// # Examples
+    ///
+    /// A broadcast from a loop-level job to every session (a chat room would do the same
+    /// from one session's `handle_read`):
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, Token};
+    ///
+    /// #[derive(Default)]
+    /// struct Session {
+    ///     out: Vec<u8>,
+    /// }
+    ///
+    /// impl Dispatcher<Vec<Token>> for Session {
+    ///     fn writable(&self) -> bool {
+    ///         !self.out.is_empty()
+    ///     }
+    ///
+    ///     fn handle_write(&mut self, cx: &mut Context<'_, Vec<Token>>) -> io::Result<()> {
+    ///         let n = cx.send(&self.out)?;
+    ///         self.out.drain(..n);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// fn broadcast(cx: &mut Context<'_, Vec<Token>>, message: &[u8]) {
+    ///     for token in cx.state().clone() {
+    ///         if let Some(session) = cx.get_mut::<Session>(token) {
+    ///             session.out.extend_from_slice(message); // it becomes writable
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// # let (mut client, conn) = pair()?;
+    /// let session = event_loop.spawn(conn, Session::default())?; // `client`: the peer
+    /// event_loop.state_mut().push(session);
+    /// event_loop.schedule(Duration::ZERO, |cx| broadcast(cx, b"tick\n"));
+    /// event_loop.run_count(3, Some(Duration::from_millis(100)))?;
+    /// let mut line = [0; 5];
+    /// client.read_exact(&mut line)?;
+    /// assert_eq!(&line, b"tick\n");
+    /// # io::Result::Ok(())
+    /// ```
     pub fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
         self.core.get_mut(token) // the running channel is lent out: not found
     }
 
     /// Closes another channel (or this one). Returns whether it was open. Events of it later
     /// in the same batch are dropped.
+    ///
+    /// # Examples
+    ///
+    /// A server closed by a loop-level job (an admin command's channel could do the same):
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher<bool> for Server {}
+    ///
+    /// let mut event_loop = EventLoop::with_state(false)?;
+    /// let server = event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// event_loop.schedule(Duration::ZERO, move |cx| {
+    ///     let was_open = cx.close_channel(server);
+    ///     *cx.state() = was_open;
+    /// });
+    /// event_loop.run()?; // returns: no channel is left
+    /// assert!(*event_loop.state());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn close_channel(&mut self, token: Token) -> bool {
         if self.is_own(token) {
             let was_open = self.is_open();
@@ -546,6 +1400,8 @@ impl<'a, S: 'static> Context<'a, S> {
     /// others, an atomic), after that state changed. asyncore asked every channel on every
     /// iteration; this loop asks only the channels that ran, were reached with
     /// [`get_mut`](Self::get_mut), or were refreshed.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::cell::Cell;
@@ -574,8 +1430,11 @@ impl<'a, S: 'static> Context<'a, S> {
         self.core.mark_dirty(token);
     }
 
-    /// Calls this channel's `handle_timer` once `delay` has passed (never earlier). With
-    /// [`reschedule`](Self::reschedule), the idle-timer pattern:
+    /// Calls this channel's `handle_timer` once `delay` has passed (never earlier).
+    ///
+    /// # Examples
+    ///
+    /// With [`reschedule`](Self::reschedule), the idle-timer pattern:
     ///
     /// ```
     /// use std::io;
@@ -617,7 +1476,36 @@ impl<'a, S: 'static> Context<'a, S> {
     }
 
     /// Calls `token`'s `handle_timer` once `delay` has passed. A timer of a channel closed
-    /// meanwhile is dropped.
+    /// meanwhile is dropped. For a timer of another channel; a channel's own is
+    /// [`call_later`](Self::call_later).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::UdpSocket;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, TimerId};
+    ///
+    /// struct Poller;
+    ///
+    /// impl Dispatcher<u32> for Poller {
+    ///     fn handle_timer(&mut self, cx: &mut Context<'_, u32>, _: TimerId) -> io::Result<()> {
+    ///         *cx.state() += 1; // a real one would send a query
+    ///         cx.stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// let poller = event_loop.spawn(UdpSocket::bind("127.0.0.1:0")?, Poller)?;
+    /// event_loop.schedule(Duration::ZERO, move |cx| {
+    ///     cx.call_later_for(poller, Duration::from_millis(1)); // the poller's handle_timer
+    /// });
+    /// event_loop.run()?;
+    /// assert_eq!(*event_loop.state(), 1);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn call_later_for(&mut self, token: Token, delay: Duration) -> TimerId {
         self.core
             .set_timer(delay, token, None, TimerAction::Dispatch)
@@ -626,6 +1514,8 @@ impl<'a, S: 'static> Context<'a, S> {
     /// Calls this channel's `handle_timer` every `interval` (at least 1 ms), the first time
     /// one interval from now, until [`cancel`](Self::cancel)led or the channel closes. A
     /// loop that falls behind gets one call, not a burst of catch-up calls.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::io;
@@ -657,6 +1547,8 @@ impl<'a, S: 'static> Context<'a, S> {
     /// Runs `job` once `delay` has passed, with a loop-level `Context` (no channel of its
     /// own: it reaches channels with [`get_mut`](Self::get_mut), spawns, stops the loop).
     /// A timer that belongs to the loop rather than to a channel.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -693,6 +1585,8 @@ impl<'a, S: 'static> Context<'a, S> {
     /// until [`cancel`](Self::cancel)led, with a loop-level `Context`. A `job` that panics
     /// is logged and cancelled.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use std::time::Duration;
     /// use ioloop::EventLoop;
@@ -723,30 +1617,211 @@ impl<'a, S: 'static> Context<'a, S> {
 
     /// Moves a timer (of any kind) to `delay` from now; a repeating one goes on every
     /// interval from there. `false` if it already fired (a one-shot one) or was cancelled.
+    /// The idle-timer pattern is in [`call_later`](Self::call_later).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state(None)?;
+    /// let deadline = event_loop.schedule(Duration::from_secs(3600), |cx| cx.stop());
+    /// event_loop.schedule(Duration::ZERO, move |cx| {
+    ///     let moved = cx.reschedule(deadline, Duration::ZERO); // now, not in an hour
+    ///     *cx.state() = Some(moved);
+    /// });
+    /// event_loop.run_until_stopped()?;
+    /// assert_eq!(*event_loop.state(), Some(true));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn reschedule(&mut self, timer: TimerId, delay: Duration) -> bool {
         self.core.reschedule_timer(timer, delay)
     }
 
     /// Cancels a timer (of any kind); `false` if it already fired (a one-shot one) or was
     /// cancelled.
+    ///
+    /// # Examples
+    ///
+    /// A login deadline, cancelled when the peer speaks in time:
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, TimerId};
+    ///
+    /// #[derive(Default)]
+    /// struct Login {
+    ///     deadline: Option<TimerId>,
+    /// }
+    ///
+    /// impl Dispatcher<Option<bool>> for Login {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, Option<bool>>) -> io::Result<()> {
+    ///         self.deadline = Some(cx.call_later(Duration::from_secs(30)));
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, Option<bool>>) -> io::Result<()> {
+    ///         cx.recv(&mut [0; 512])?;
+    ///         if let Some(deadline) = self.deadline.take() {
+    ///             let cancelled = cx.cancel(deadline); // logged in in time
+    ///             *cx.state() = Some(cancelled);
+    ///             cx.stop();
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_timer(&mut self, cx: &mut Context<'_, Option<bool>>, _: TimerId) -> io::Result<()> {
+    ///         cx.close(); // too slow
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(None)?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Login::default())?; // `client`: the peer
+    /// client.write_all(b"USER guest\r\n")?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(*event_loop.state(), Some(true));
+    /// # io::Result::Ok(())
+    /// ```
     pub fn cancel(&mut self, timer: TimerId) -> bool {
         self.core.cancel_timer(timer)
     }
 
     /// Makes [`EventLoop::run`](crate::EventLoop::run) return after this iteration
-    /// (asyncore's `ExitNow`).
+    /// (asyncore's `raise asyncore.ExitNow`). The channels stay open: a later `run` goes on
+    /// with them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Admin;
+    ///
+    /// impl Dispatcher for Admin {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut buf = [0; 64];
+    ///         let n = cx.recv(&mut buf)?;
+    ///         if buf[..n].starts_with(b"shutdown") {
+    ///             cx.stop();
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Admin)?; // `client`: the peer
+    /// client.write_all(b"shutdown\n")?;
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// assert_eq!(event_loop.len(), 1); // stopped, not emptied
+    /// # io::Result::Ok(())
+    /// ```
     pub fn stop(&mut self) {
         self.core.request_stop();
     }
 
-    /// A handle for other threads.
+    /// A handle for other threads: to hand slow work to a thread and get the answer back
+    /// on the loop's thread with [`LoopHandle::call_soon_threadsafe`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher<u64> for Server {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, u64>) -> io::Result<()> {
+    ///         let handle = cx.handle();
+    ///         std::thread::spawn(move || {
+    ///             let answer: u64 = (1..=10).product(); // slow work, off the loop's thread
+    ///             handle.call_soon_threadsafe(move |cx| {
+    ///                 *cx.state() = answer;
+    ///                 cx.stop();
+    ///             })
+    ///         });
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// event_loop.run()?;
+    /// assert_eq!(*event_loop.state(), 3_628_800);
+    /// # io::Result::Ok(())
+    /// ```
     pub fn handle(&self) -> LoopHandle<S> {
         LoopHandle {
             shared: self.core.shared().clone(),
         }
     }
 
-    /// How many channels the loop has.
+    /// How many channels the loop has (asyncore's `len(asyncore.socket_map)`), this one
+    /// and listeners included.
+    ///
+    /// # Examples
+    ///
+    /// A server that turns clients away past a limit:
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::socket2::{SockAddr, Socket};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// const MAX_CHANNELS: usize = 2; // the listener and one session
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher<u32> for Server {
+    ///     fn handle_accepted(&mut self, cx: &mut Context<'_, u32>, socket: Socket, _: SockAddr) -> io::Result<()> {
+    ///         if cx.channel_count() < MAX_CHANNELS {
+    ///             cx.spawn(socket, Session)?;
+    ///         } // else dropping `socket` closes it
+    ///         *cx.state() += 1;
+    ///         if *cx.state() == 2 {
+    ///             cx.stop();
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// struct Session;
+    /// impl Dispatcher<u32> for Session {}
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// event_loop.spawn(listener, Server)?;
+    /// let _first = TcpStream::connect(addr)?;
+    /// let mut second = TcpStream::connect(addr)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(event_loop.len(), 2);
+    /// # second.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// assert_eq!(second.read(&mut [0; 16])?, 0); // turned away: end of file
+    /// # io::Result::Ok(())
+    /// ```
     pub fn channel_count(&self) -> usize {
         self.core.len()
     }

@@ -1,9 +1,4 @@
-//! The [`Dispatcher`] trait: asyncore's `dispatcher` class, as callbacks the
-//! [`EventLoop`](crate::EventLoop) calls when a channel's socket is ready.
-//!
-//! A Python subclass of `asyncore.dispatcher` becomes one `impl Dispatcher`: override the
-//! handlers you need, keep the defaults for the rest. Every callback gets a
-//! [`Context`](crate::Context) for I/O on its own socket and for reaching the loop.
+//! [`Dispatcher`], asyncore's `dispatcher` callbacks (its user docs are on the trait).
 
 use std::any::Any;
 use std::io;
@@ -13,8 +8,15 @@ use socket2::{SockAddr, Socket};
 use crate::diagnostics::report;
 use crate::{Context, TimerId};
 
-/// A channel's behaviour: asyncore's `dispatcher` callbacks, with asyncore's defaults where
-/// they are safe and better ones where they were not.
+/// A channel's behaviour: asyncore's `dispatcher` callbacks, which the
+/// [`EventLoop`](crate::EventLoop) calls when the channel's socket is ready, with asyncore's
+/// defaults where they are safe and better ones where they were not.
+///
+/// A Python subclass of `asyncore.dispatcher` becomes one `impl Dispatcher`: override the
+/// handlers you need, keep the defaults for the rest. Every callback gets a [`Context`] for
+/// I/O on its own socket (where asyncore called `self.recv`, `self.send`, `self.close`) and
+/// for reaching the loop. The type parameter `S` is the loop's shared state (`()` unless
+/// the loop was made with [`EventLoop::with_state`](crate::EventLoop::with_state)).
 ///
 /// Differences from asyncore, each on purpose:
 /// - [`writable`](Self::writable) defaults to `false` (asyncore: `True`, which spins the loop
@@ -33,12 +35,72 @@ use crate::{Context, TimerId};
 ///   [`Context::get_mut`], or it was refreshed ([`Context::refresh`]). A dispatcher whose answer
 ///   depends on state the loop cannot see (an `Rc<RefCell<_>>` shared with others, an
 ///   atomic) must call `refresh` when that state changes.
+///
+/// # Examples
+///
+/// An HTTP/1.0 client, as asyncore programs wrote them: a request kept in the dispatcher
+/// and sent as the socket takes it (`writable()` while some is left), the response read
+/// until the server closes.
+///
+/// ```
+/// use std::io;
+/// use ioloop::{Context, Dispatcher, EventLoop};
+///
+/// struct HttpClient {
+///     request: Vec<u8>,
+/// }
+///
+/// impl Dispatcher<Vec<u8>> for HttpClient {
+///     fn writable(&self) -> bool {
+///         !self.request.is_empty()
+///     }
+///
+///     fn handle_write(&mut self, cx: &mut Context<'_, Vec<u8>>) -> io::Result<()> {
+///         let sent = cx.send(&self.request)?;
+///         self.request.drain(..sent);
+///         Ok(())
+///     }
+///
+///     fn handle_read(&mut self, cx: &mut Context<'_, Vec<u8>>) -> io::Result<()> {
+///         let mut buf = [0; 8192];
+///         let n = cx.recv(&mut buf)?;
+///         cx.state().extend_from_slice(&buf[..n]); // the response so far
+///         Ok(())
+///     }
+///     // handle_close: the default closes the channel, and `run` returns.
+/// }
+///
+/// # use std::io::{Read, Write};
+/// # let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let addr = server.local_addr()?;
+/// # let web = std::thread::spawn(move || -> io::Result<()> {
+/// #     let (mut conn, _) = server.accept()?;
+/// #     let mut request = Vec::new();
+/// #     let mut buf = [0; 1024];
+/// #     while !request.ends_with(b"\r\n\r\n") {
+/// #         let n = conn.read(&mut buf)?;
+/// #         if n == 0 { break; }
+/// #         request.extend_from_slice(&buf[..n]);
+/// #     }
+/// #     conn.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello")
+/// # });
+/// let mut event_loop = EventLoop::with_state(Vec::new())?;
+/// let request = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n".to_vec();
+/// event_loop.connect(addr, HttpClient { request })?; // `addr`: a local web server
+/// event_loop.run()?;
+/// # web.join().unwrap()?;
+/// assert!(event_loop.state().starts_with(b"HTTP/1.0 200 OK"));
+/// # io::Result::Ok(())
+/// ```
 #[allow(unused_variables)] // the defaults ignore most arguments
 pub trait Dispatcher<S: 'static = ()>: 'static {
     /// The channel joined the loop: called once, before any other callback of the channel
-    /// (before `handle_connect` for a [`connect`](Context::connect)), when the callback that
-    /// spawned it has returned (or, for a channel spawned outside the loop, at the start of
-    /// the next iteration). The place to greet a peer or arm timers. Default: nothing.
+    /// (before `handle_connect` for a [`connect`](Context::connect)): after the callback that
+    /// spawned it has returned, before the loop waits again or fires a timer (for a channel
+    /// spawned outside the loop, at the start of the next iteration). The place to greet a
+    /// peer or arm timers. Default: nothing.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::io;
@@ -61,11 +123,57 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     }
 
     /// Whether the loop should watch for readability. Default: `true`.
+    ///
+    /// Answer `false` to stop reading for a while (while a reply is pending, so that a peer
+    /// that sends without reading cannot make the buffers grow), or for good in a channel
+    /// that never reads (a UDP sender).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Dispatcher;
+    ///
+    /// struct Relay {
+    ///     unsent: Vec<u8>,
+    /// }
+    ///
+    /// impl Dispatcher for Relay {
+    ///     fn readable(&self) -> bool {
+    ///         self.unsent.len() < 64 * 1024 // read again once the backlog has drained
+    ///     }
+    /// }
+    ///
+    /// assert!(Relay { unsent: Vec::new() }.readable());
+    /// assert!(!Relay { unsent: vec![0; 64 * 1024] }.readable());
+    /// ```
     fn readable(&self) -> bool {
         true
     }
 
     /// Whether the loop should watch for writability. Default: `false` (asyncore: `True`).
+    ///
+    /// Answer `true` while there is something to send, and only then: a socket is
+    /// writable almost always, so an unconditional `true` wakes the loop on every
+    /// iteration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{Dispatcher, SendBuffer};
+    ///
+    /// #[derive(Default)]
+    /// struct Session {
+    ///     out: SendBuffer,
+    /// }
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn writable(&self) -> bool {
+    ///         !self.out.is_empty() // asyncore's `return len(self.buffer) > 0`
+    ///     }
+    /// }
+    ///
+    /// assert!(!Session::default().writable());
+    /// ```
     fn writable(&self) -> bool {
         false
     }
@@ -78,6 +186,48 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// would keep the socket readable and the loop would spin; end of file still reaches
     /// `handle_close`. A dispatcher that reads nothing should answer `false` to
     /// [`readable`](Self::readable) instead.
+    ///
+    /// # Examples
+    ///
+    /// A line reader (what asyncore programs did by hand before asynchat; see
+    /// [`chat`](crate::chat) for the framing done for you):
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// #[derive(Default)]
+    /// struct Lines {
+    ///     partial: Vec<u8>,
+    /// }
+    ///
+    /// impl Dispatcher<Vec<String>> for Lines {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, Vec<String>>) -> io::Result<()> {
+    ///         cx.recv_append(&mut self.partial, 4096)?;
+    ///         while let Some(end) = self.partial.iter().position(|&byte| byte == b'\n') {
+    ///             let line: Vec<u8> = self.partial.drain(..=end).collect();
+    ///             cx.state().push(String::from_utf8_lossy(&line).trim_end().to_string());
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Lines::default())?; // `client`: the peer
+    /// client.write_all(b"HELO there\r\nQUIT\r\n")?;
+    /// drop(client);
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// assert_eq!(event_loop.state(), &["HELO there", "QUIT"]);
+    /// # io::Result::Ok(())
+    /// ```
     fn handle_read(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         let dropped = cx.recv_scratch(64 * 1024)?.len();
         if dropped > 0 {
@@ -88,7 +238,34 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
         Ok(())
     }
 
-    /// The socket has room to write.
+    /// The socket has room to write: called while [`writable`](Self::writable) answers
+    /// `true` and the socket has room. Default: nothing (with a debug log).
+    ///
+    /// # Examples
+    ///
+    /// asyncore's `sent = self.send(self.buffer); self.buffer = self.buffer[sent:]`, done
+    /// by a [`SendBuffer`](crate::SendBuffer):
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::{Context, Dispatcher, SendBuffer};
+    ///
+    /// #[derive(Default)]
+    /// struct Session {
+    ///     out: SendBuffer,
+    /// }
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn writable(&self) -> bool {
+    ///         !self.out.is_empty()
+    ///     }
+    ///
+    ///     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         self.out.flush(cx) // as much as the socket takes; the rest waits
+    ///     }
+    /// }
+    /// # let _ = Session::default();
+    /// ```
     fn handle_write(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled write event", cx.label());
         Ok(())
@@ -97,6 +274,34 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// A listening socket has a connection waiting. The default accepts one (as asyncore
     /// does, once per readiness event) and passes it to
     /// [`handle_accepted`](Self::handle_accepted).
+    ///
+    /// Override it to accept differently: every waiting connection at once (see
+    /// [`Context::accept`]), or none past a limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::{Context, Dispatcher};
+    ///
+    /// struct Server;
+    /// struct Session;
+    /// impl Dispatcher for Session {}
+    ///
+    /// impl Dispatcher for Server {
+    ///     fn handle_accept(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         // Up to 16 a wake-up: a burst of clients is taken in a few iterations.
+    ///         for _ in 0..16 {
+    ///             let Some((socket, _addr)) = cx.accept()? else {
+    ///                 break; // none left
+    ///             };
+    ///             cx.spawn(socket, Session)?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Server;
+    /// ```
     fn handle_accept(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         match cx.accept()? {
             Some((socket, addr)) => self.handle_accepted(cx, socket, addr),
@@ -105,7 +310,46 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     }
 
     /// A connection was accepted (non-blocking already). Spawn a dispatcher for it with
-    /// [`Context::spawn`]; the default drops (closes) it.
+    /// [`Context::spawn`]; the default drops (closes) it. asyncore's
+    /// `handle_accepted(sock, addr)`; `addr` is a `SockAddr`
+    /// ([`as_socket`](socket2::SockAddr::as_socket) gives the `SocketAddr` of an IP peer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{SocketAddr, TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::socket2::{SockAddr, Socket};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// struct Session;
+    /// impl Dispatcher<Vec<SocketAddr>> for Session {}
+    ///
+    /// impl Dispatcher<Vec<SocketAddr>> for Server {
+    ///     fn handle_accepted(
+    ///         &mut self,
+    ///         cx: &mut Context<'_, Vec<SocketAddr>>,
+    ///         socket: Socket,
+    ///         addr: SockAddr,
+    ///     ) -> io::Result<()> {
+    ///         cx.state().extend(addr.as_socket()); // who came: for a log line
+    ///         cx.spawn(socket, Session)?; // asyncore's `Session(sock)`
+    ///         cx.stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// event_loop.spawn(listener, Server)?;
+    /// let client = TcpStream::connect(addr)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(event_loop.state(), &[client.local_addr()?]);
+    /// # io::Result::Ok(())
+    /// ```
     fn handle_accepted(
         &mut self,
         cx: &mut Context<'_, S>,
@@ -117,7 +361,36 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     }
 
     /// A connection started with [`Context::connect`] is established. Called once, before any
-    /// read or write event of the channel.
+    /// read or write event of the channel. If the connection fails (refused, unreachable,
+    /// every address tried), [`handle_error`](Self::handle_error) gets the error instead and
+    /// the channel is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{SocketAddr, TcpListener};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Client;
+    ///
+    /// impl Dispatcher<Option<SocketAddr>> for Client {
+    ///     fn handle_connect(&mut self, cx: &mut Context<'_, Option<SocketAddr>>) -> io::Result<()> {
+    ///         let server = cx.peer_addr()?; // connected: the place to send a greeting
+    ///         *cx.state() = Some(server);
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let server = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut event_loop = EventLoop::with_state(None)?;
+    /// event_loop.connect(server.local_addr()?, Client)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(*event_loop.state(), Some(server.local_addr()?));
+    /// # io::Result::Ok(())
+    /// ```
     fn handle_connect(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled connect event", cx.label());
         Ok(())
@@ -128,6 +401,59 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// Called once per channel. A dispatcher may keep the channel open (to flush a reply
     /// after the peer's end of file, say); if the connection then reports end of file or a
     /// disconnection again, the loop closes the channel itself.
+    ///
+    /// Only the peer's side calls it: a channel closed by this program ([`Context::close`],
+    /// [`Context::close_channel`], the default [`handle_error`](Self::handle_error), or a
+    /// chat's `close_when_done` reaching its mark) gets no `handle_close`. Clean-up that
+    /// must run however the channel ends belongs in the dispatcher's `Drop`: the loop drops
+    /// a dispatcher when its channel closes (asyncore ports often overrode `close()`).
+    ///
+    /// # Examples
+    ///
+    /// A channel that answers once the peer has said all (its end of file), then closes:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::net::Shutdown;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// #[derive(Default)]
+    /// struct Count {
+    ///     bytes: usize,
+    /// }
+    ///
+    /// impl Dispatcher for Count {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         self.bytes += cx.recv(&mut [0; 4096])?;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_close(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let reply = format!("{} bytes\n", self.bytes);
+    ///         cx.send(reply.as_bytes())?; // this side can still write
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Count::default())?; // `client`: the peer
+    /// client.write_all(b"hello")?;
+    /// client.shutdown(Shutdown::Write)?; // end of file for the channel
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?;
+    /// assert_eq!(reply, "5 bytes\n");
+    /// # io::Result::Ok(())
+    /// ```
     fn handle_close(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         cx.close();
         Ok(())
@@ -136,6 +462,28 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// Out-of-band (urgent) data is waiting, where the platform reports it (epoll, poll and
     /// select on Unix). The default reads and drops it: left unread it would be reported
     /// again on every iteration (the readiness is level-triggered), spinning the loop.
+    ///
+    /// # Examples
+    ///
+    /// An override reads the urgent data with [`Context::recv_out_of_band`]:
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::{Context, Dispatcher};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_expt(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut urgent = [0; 1];
+    ///         if cx.recv_out_of_band(&mut urgent)? == 1 && urgent[0] == 0xf4 {
+    ///             cx.close(); // telnet's "interrupt process"
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Session;
+    /// ```
     fn handle_expt(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         let mut urgent = [0u8; 64];
         match cx.recv_out_of_band(&mut urgent) {
@@ -149,17 +497,101 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
         Ok(())
     }
 
-    /// A timer set with [`Context::call_later`] fired.
+    /// A timer of this channel fired: one set with [`Context::call_later`] or
+    /// [`Context::call_every`] (or by another channel with [`Context::call_later_for`]).
+    /// `timer` says which, for a channel with several.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, TimerId};
+    ///
+    /// #[derive(Default)]
+    /// struct Server {
+    ///     shutdown: Option<TimerId>,
+    /// }
+    ///
+    /// impl Dispatcher<bool> for Server {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_, bool>) -> io::Result<()> {
+    ///         self.shutdown = Some(cx.call_later(Duration::from_millis(1)));
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_timer(&mut self, cx: &mut Context<'_, bool>, timer: TimerId) -> io::Result<()> {
+    ///         if Some(timer) == self.shutdown {
+    ///             *cx.state() = true;
+    ///             cx.close(); // the only channel: `run` returns
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::with_state(false)?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server::default())?;
+    /// event_loop.run()?;
+    /// assert!(*event_loop.state());
+    /// # io::Result::Ok(())
+    /// ```
     fn handle_timer(&mut self, cx: &mut Context<'_, S>, timer: TimerId) -> io::Result<()> {
         log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled timer {timer:?}", cx.label());
         Ok(())
     }
 
     /// A handler returned an error (or panicked). Default: log it with `log::error!` and
-    /// close the channel — only this one.
+    /// close the channel — only this one. asyncore's `handle_error` (which printed a
+    /// traceback), given the error itself.
+    ///
+    /// # Examples
+    ///
+    /// A protocol error answered before closing:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Strict;
+    ///
+    /// impl Dispatcher for Strict {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut buf = [0; 512];
+    ///         let n = cx.recv(&mut buf)?;
+    ///         if !buf[..n].is_ascii() {
+    ///             return Err(io::Error::new(io::ErrorKind::InvalidData, "not ASCII"));
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_error(&mut self, cx: &mut Context<'_>, error: io::Error) {
+    ///         let _ = cx.send(format!("500 {error}\r\n").as_bytes());
+    ///         cx.close();
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Strict)?; // `client`: the peer
+    /// client.write_all(&[0xff])?;
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?;
+    /// assert_eq!(reply, "500 not ASCII\r\n");
+    /// # io::Result::Ok(())
+    /// ```
     fn handle_error(&mut self, cx: &mut Context<'_, S>, error: io::Error) {
+        // Named as asyncore named it: the handler's class, the channel, the peer.
         report!(Error, target: "ioloop::dispatcher",
-            "{:?} (peer {}): {error}; closing the channel",
+            "uncaptured error in {} {:?} (peer {}): {error}; closing the channel",
+            std::any::type_name::<Self>(),
             cx.label(),
             cx.peer_addr().map_or_else(|_| "unknown".to_string(), |a| a.to_string())
         );

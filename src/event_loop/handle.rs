@@ -42,7 +42,30 @@ pub struct LoopHandle<S = ()> {
 }
 
 impl<S> LoopHandle<S> {
-    /// Makes [`run`](crate::EventLoop::run) return after the current iteration.
+    /// Makes [`run`](crate::EventLoop::run) return after the current iteration, waking the
+    /// loop if it waits. From a signal-handling thread, a supervisor, a test.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// let handle = event_loop.handle();
+    /// let supervisor = std::thread::spawn(move || {
+    ///     // … until it is time to stop: a signal, a command, a test's end …
+    ///     handle.stop(); // before or during the run: either way `run` returns
+    /// });
+    /// event_loop.run()?;
+    /// supervisor.join().unwrap();
+    /// assert_eq!(event_loop.len(), 1); // stopped with its listener open
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         if let Err(e) = self.shared.waker.wake() {
@@ -53,6 +76,43 @@ impl<S> LoopHandle<S> {
     /// Runs `job` on the loop's thread, in the next iteration, with a loop-level
     /// [`Context`] (no channel of its own: it can spawn, connect, reach channels with
     /// `get_mut`, close them, set timers for them, and stop the loop).
+    ///
+    /// # Examples
+    ///
+    /// Connections accepted by a blocking thread and handed to the loop:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{TcpListener, TcpStream};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.stop(); // one session is all this example waits for
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// let acceptor = std::thread::spawn(move || -> io::Result<()> {
+    ///     let (stream, _) = listener.accept()?; // blocking, off the loop's thread
+    ///     handle.call_soon_threadsafe(move |cx| {
+    ///         if let Err(e) = cx.spawn(stream, Session) {
+    ///             eprintln!("cannot serve the connection: {e}");
+    ///         }
+    ///     })
+    /// });
+    /// let _client = TcpStream::connect(addr)?;
+    /// event_loop.run_until_stopped()?;
+    /// acceptor.join().unwrap()?;
+    /// assert_eq!(event_loop.len(), 1);
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///

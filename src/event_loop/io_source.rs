@@ -1,5 +1,4 @@
-//! [`IoSource`]: what a channel owns — a socket of any kind, or (on Unix) any descriptor such
-//! as a pipe or a tty (asyncore's `file_dispatcher`).
+//! [`IoSource`], what a channel owns (its user docs are on the type).
 
 use std::fmt;
 use std::io;
@@ -10,10 +9,13 @@ use socket2::{SockAddr, Socket};
 
 use crate::selector::{BorrowedSource, RawSource, Source};
 
-/// An owned socket or descriptor that an [`EventLoop`](crate::EventLoop) channel reads and
-/// writes. Build one with `From`: TCP listeners and streams, UDP sockets, `socket2::Socket`,
-/// and on Unix `UnixStream`, `UnixListener`, `UnixDatagram` and any `OwnedFd` (a pipe end, a
-/// tty: the loop reads and writes it with `read(2)`/`write(2)`).
+/// What a channel owns: a socket of any kind, or (on Unix) any descriptor such as a pipe or
+/// a tty (asyncore's `file_dispatcher`), which an [`EventLoop`](crate::EventLoop) channel
+/// reads and writes. Build one with `From`: TCP listeners and streams, UDP sockets,
+/// `socket2::Socket`, and on Unix `UnixStream`, `UnixListener`, `UnixDatagram` and any
+/// `OwnedFd` (a pipe end, a tty: the loop reads and writes it with `read(2)`/`write(2)`).
+/// [`EventLoop::spawn`](crate::EventLoop::spawn) and [`Context::spawn`](crate::Context::spawn)
+/// take anything that converts, so a program seldom names this type.
 ///
 /// Listeners become accepting channels (their read events go to `handle_accept`):
 /// `TcpListener` and `UnixListener` by type, and a `socket2::Socket` made to listen by hand
@@ -22,6 +24,20 @@ use crate::selector::{BorrowedSource, RawSource, Source};
 /// [`IoSource::listener`] (or convert it to a `TcpListener` first).
 ///
 /// The loop sets every source non-blocking when it is spawned.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, UdpSocket};
+/// use ioloop::IoSource;
+///
+/// let listener = IoSource::from(TcpListener::bind("127.0.0.1:0")?);
+/// assert!(listener.is_listener()); // its channel's read events go to handle_accept
+///
+/// let udp = IoSource::from(UdpSocket::bind("127.0.0.1:0")?);
+/// assert!(!udp.is_listener());
+/// # std::io::Result::Ok(())
+/// ```
 pub struct IoSource {
     inner: Inner,
     listening: bool,
@@ -34,7 +50,27 @@ enum Inner {
 }
 
 impl IoSource {
-    /// A listening `socket2::Socket` (its read events go to `handle_accept`).
+    /// A listening `socket2::Socket` (its read events go to `handle_accept`), without asking
+    /// the OS: needed on macOS and iOS for a socket made to listen by hand.
+    ///
+    /// # Examples
+    ///
+    /// asyncore's `create_socket(); set_reuse_addr(); bind(addr); listen(5)`:
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use ioloop::IoSource;
+    /// use ioloop::socket2::{Domain, Socket, Type};
+    ///
+    /// let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    /// let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    /// socket.set_reuse_address(true)?;
+    /// socket.bind(&addr.into())?;
+    /// socket.listen(5)?;
+    /// let source = IoSource::listener(socket);
+    /// assert!(source.is_listener());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn listener(socket: Socket) -> IoSource {
         IoSource {
             inner: Inner::Socket(socket),
@@ -51,11 +87,38 @@ impl IoSource {
     }
 
     /// Whether this is a listening socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use ioloop::IoSource;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// assert!(IoSource::from(listener).is_listener());
+    /// assert!(!IoSource::from(stream).is_listener());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn is_listener(&self) -> bool {
         self.listening
     }
 
     /// The socket, unless this is a plain descriptor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use ioloop::IoSource;
+    ///
+    /// let udp = UdpSocket::bind("127.0.0.1:0")?;
+    /// let addr = udp.local_addr()?;
+    /// let source = IoSource::from(udp);
+    /// let socket = source.socket().expect("a socket, not a plain descriptor");
+    /// assert_eq!(socket.local_addr()?.as_socket(), Some(addr));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn socket(&self) -> Option<&Socket> {
         match &self.inner {
             Inner::Socket(socket) => Some(socket),
@@ -186,9 +249,26 @@ impl fmt::Debug for IoSource {
     }
 }
 
+/// A socket of any kind; a listening one (see [`IoSource`]) becomes an accepting channel.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use ioloop::IoSource;
+/// use ioloop::socket2::{Domain, Socket, Type};
+///
+/// let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+/// let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+/// socket.bind(&addr.into())?;
+/// socket.listen(128)?;
+/// let source = IoSource::from(socket);
+/// if !cfg!(target_vendor = "apple") {
+///     assert!(source.is_listener()); // found out; on Apple's systems use IoSource::listener
+/// }
+/// # std::io::Result::Ok(())
+/// ```
 impl From<Socket> for IoSource {
-    /// A socket of any kind; a listening one (see [`IoSource`]) becomes an accepting
-    /// channel.
     fn from(socket: Socket) -> IoSource {
         IoSource {
             listening: is_listening(&socket),
@@ -244,39 +324,148 @@ fn is_listening(socket: &Socket) -> bool {
     status == 0 && value != 0
 }
 
+/// A listener: its channel's read events go to `handle_accept`.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::TcpListener;
+/// use ioloop::{Dispatcher, EventLoop};
+///
+/// struct Server;
+/// impl Dispatcher for Server {}
+///
+/// let mut event_loop = EventLoop::new()?;
+/// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?; // converted by `spawn`
+/// # std::io::Result::Ok(())
+/// ```
 impl From<TcpListener> for IoSource {
     fn from(listener: TcpListener) -> IoSource {
         IoSource::listener(Socket::from(listener))
     }
 }
 
+/// A connection: one accepted by a listener the loop does not own, or connected with a
+/// blocking `TcpStream::connect` before the loop takes over.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use ioloop::{Dispatcher, EventLoop};
+///
+/// struct Session;
+/// impl Dispatcher for Session {}
+///
+/// let server = TcpListener::bind("127.0.0.1:0")?;
+/// let stream = TcpStream::connect(server.local_addr()?)?; // connected already
+/// let mut event_loop = EventLoop::new()?;
+/// event_loop.spawn(stream, Session)?; // made non-blocking
+/// # std::io::Result::Ok(())
+/// ```
 impl From<TcpStream> for IoSource {
     fn from(stream: TcpStream) -> IoSource {
         IoSource::connection(Socket::from(stream))
     }
 }
 
+/// A datagram socket: read it with [`Context::recv_from`](crate::Context::recv_from),
+/// write with [`Context::send_to`](crate::Context::send_to) (or `recv`/`send` once
+/// connected).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::UdpSocket;
+/// use ioloop::{Dispatcher, EventLoop};
+///
+/// struct Listener;
+/// impl Dispatcher for Listener {}
+///
+/// let mut event_loop = EventLoop::new()?;
+/// event_loop.spawn(UdpSocket::bind("127.0.0.1:0")?, Listener)?;
+/// # std::io::Result::Ok(())
+/// ```
 impl From<UdpSocket> for IoSource {
     fn from(socket: UdpSocket) -> IoSource {
         IoSource::connection(Socket::from(socket))
     }
 }
 
+/// A Unix-domain stream connection.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use std::os::unix::net::UnixStream;
+/// use ioloop::IoSource;
+///
+/// let (a, _b) = UnixStream::pair()?;
+/// let source = IoSource::from(a);
+/// assert!(!source.is_listener());
+/// assert!(source.socket().is_some());
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 impl From<std::os::unix::net::UnixStream> for IoSource {
     fn from(stream: std::os::unix::net::UnixStream) -> IoSource {
         IoSource::connection(Socket::from(std::os::fd::OwnedFd::from(stream)))
     }
 }
 
+/// A Unix-domain listener: its channel's read events go to `handle_accept`.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use std::os::unix::net::UnixListener;
+/// use ioloop::IoSource;
+///
+/// let path = std::env::temp_dir().join(format!("ioloop-doc-listener-{}.sock", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let source = IoSource::from(UnixListener::bind(&path)?);
+/// assert!(source.is_listener());
+/// std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 impl From<std::os::unix::net::UnixListener> for IoSource {
     fn from(listener: std::os::unix::net::UnixListener) -> IoSource {
         IoSource::listener(Socket::from(std::os::fd::OwnedFd::from(listener)))
     }
 }
 
+/// A Unix-domain datagram socket.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use std::os::unix::net::UnixDatagram;
+/// use ioloop::IoSource;
+///
+/// let (a, _b) = UnixDatagram::pair()?;
+/// assert!(!IoSource::from(a).is_listener());
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 impl From<std::os::unix::net::UnixDatagram> for IoSource {
     fn from(socket: std::os::unix::net::UnixDatagram) -> IoSource {
         IoSource::connection(Socket::from(std::os::fd::OwnedFd::from(socket)))
@@ -286,7 +475,45 @@ impl From<std::os::unix::net::UnixDatagram> for IoSource {
 /// Any descriptor (a pipe end, a tty, a character device), read and written with
 /// `read(2)`/`write(2)`: asyncore's `file_dispatcher`. Regular files are refused by epoll
 /// (`PermissionDenied` at spawn) and always ready under poll and select.
+///
+/// # Examples
+///
+/// A child process's output read by the loop:
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use std::io;
+/// use std::os::fd::OwnedFd;
+/// use std::process::{Command, Stdio};
+/// use ioloop::{Context, Dispatcher, EventLoop};
+///
+/// struct Output;
+///
+/// impl Dispatcher<Vec<u8>> for Output {
+///     fn handle_read(&mut self, cx: &mut Context<'_, Vec<u8>>) -> io::Result<()> {
+///         let mut buf = [0; 4096];
+///         let n = cx.recv(&mut buf)?; // read(2) on the pipe; 0 once the child is done
+///         cx.state().extend_from_slice(&buf[..n]);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut child = Command::new("echo").arg("hello").stdout(Stdio::piped()).spawn()?;
+/// let pipe = OwnedFd::from(child.stdout.take().expect("piped"));
+/// let mut event_loop = EventLoop::with_state(Vec::new())?;
+/// event_loop.spawn(pipe, Output)?;
+/// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+/// event_loop.run()?; // until the end of the child's output
+/// child.wait()?;
+/// assert_eq!(event_loop.state(), b"hello\n");
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 impl From<std::os::fd::OwnedFd> for IoSource {
     fn from(fd: std::os::fd::OwnedFd) -> IoSource {
         IoSource {

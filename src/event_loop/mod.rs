@@ -44,18 +44,21 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 ///
 /// # How an iteration runs
 ///
-/// 1. The loop waits in the selector, at most until the next timer (or the timeout given).
-/// 2. For each ready channel it lends the channel to its callbacks and calls, in order:
+/// 1. Channels spawned since the last iteration get their `handle_opened`; channels reached
+///    with [`Context::get_mut`] or [`Context::refresh`] are asked `readable()`/`writable()`
+///    again.
+/// 2. The loop waits in the selector, at most until the next timer (or the timeout given),
+///    and not at all if a `handle_opened` ran or a closure is queued.
+/// 3. For each ready channel it lends the channel to its callbacks and calls, in order:
 ///    `handle_connect` (once, when a connect completes), `handle_accept` or `handle_read`,
 ///    `handle_expt`, `handle_write` — stopping as soon as the channel is closed. A handler
 ///    that saw end of file or a disconnection is followed by `handle_close` (once per
 ///    channel). When the channel's callbacks are done, its `readable()`/`writable()` are
 ///    asked and the selector is told only of a changed answer.
-/// 3. Due timers fire (`handle_timer`), then closures sent with
-///    [`LoopHandle::call_soon_threadsafe`] run.
-/// 4. Channels reached with [`Context::get_mut`] or [`Context::refresh`] are asked
-///    `readable()`/`writable()` again. An iteration costs O(ready + changed), not
-///    O(channels) as in asyncore.
+/// 4. Due timers fire (`handle_timer`; channels spawned earlier in the iteration are opened
+///    first), then closures sent with [`LoopHandle::call_soon_threadsafe`] run.
+///
+/// An iteration costs O(ready + changed), not O(channels) as in asyncore.
 ///
 /// # Portability
 ///
@@ -119,7 +122,18 @@ pub struct EventLoop<S: 'static = ()> {
 
 impl EventLoop<()> {
     /// A loop with no shared state on [`DefaultSelector::new`] (the best backend, or the
-    /// one `IOLOOP_SELECTOR` names).
+    /// one `IOLOOP_SELECTOR` names). Where asyncore had one module-level `socket_map`, a
+    /// program makes a loop and hands it its channels.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::EventLoop;
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// assert!(event_loop.is_empty()); // no channel yet
+    /// # std::io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -131,7 +145,24 @@ impl EventLoop<()> {
 
 impl<S: 'static> EventLoop<S> {
     /// A loop whose callbacks share `state` (through [`Context::state`]), on the default
-    /// selector.
+    /// selector: what an asyncore program kept in globals or in attributes every handler
+    /// could reach.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::EventLoop;
+    ///
+    /// #[derive(Default)]
+    /// struct Stats {
+    ///     connections: u64,
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::with_state(Stats::default())?;
+    /// event_loop.state_mut().connections += 1; // callbacks do it with cx.state()
+    /// assert_eq!(event_loop.state().connections, 1);
+    /// # std::io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -140,7 +171,21 @@ impl<S: 'static> EventLoop<S> {
         EventLoop::with_selector(DefaultSelector::new()?, state)
     }
 
-    /// A loop on a selector of the given kind.
+    /// A loop on a selector of the given kind: asyncore's `loop(use_poll=True)` is
+    /// `with_kind(SelectorKind::Poll, state)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::EventLoop;
+    /// use ioloop::selector::SelectorKind;
+    ///
+    /// for kind in SelectorKind::available() {
+    ///     let event_loop = EventLoop::with_kind(kind, ())?;
+    ///     assert_eq!(event_loop.kind(), kind);
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -163,31 +208,125 @@ impl<S: 'static> EventLoop<S> {
     }
 
     /// The selector backend in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::EventLoop;
+    /// use ioloop::selector::SelectorKind;
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// println!("polling with {}", event_loop.kind()); // epoll on Linux, or IOLOOP_SELECTOR's
+    /// assert!(SelectorKind::available().contains(&event_loop.kind()));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn kind(&self) -> SelectorKind {
         self.core.kind()
     }
 
-    /// How many channels are open.
+    /// How many channels are open (asyncore's `len(asyncore.socket_map)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// assert_eq!(event_loop.len(), 1);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn len(&self) -> usize {
         self.core.len()
     }
 
-    /// Whether no channel is open.
+    /// Whether no channel is open: [`run`](Self::run) returns when this becomes true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let token = event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// assert!(!event_loop.is_empty());
+    /// event_loop.close(token);
+    /// assert!(event_loop.is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.core.len() == 0
     }
 
-    /// The shared state.
+    /// The shared state: what the callbacks left there, once the loop has run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state(Vec::<&str>::new())?;
+    /// event_loop.schedule(Duration::ZERO, |cx| {
+    ///     cx.state().push("ran");
+    ///     cx.stop();
+    /// });
+    /// event_loop.run_until_stopped()?;
+    /// assert_eq!(event_loop.state(), &["ran"]);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn state(&self) -> &S {
         self.core.state()
     }
 
-    /// The shared state, mutably.
+    /// The shared state, mutably: to set it up between runs, or take results out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state(Vec::<String>::new())?;
+    /// event_loop.state_mut().push("configured before the run".into());
+    /// let log = std::mem::take(event_loop.state_mut());
+    /// assert_eq!(log.len(), 1);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn state_mut(&mut self) -> &mut S {
         self.core.state_mut()
     }
 
     /// A `Send + Clone` handle to stop the loop or run closures on it from other threads.
+    ///
+    /// # Examples
+    ///
+    /// A server stopped from another thread (asyncore could only be stopped from a
+    /// handler, with `ExitNow`):
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// let handle = event_loop.handle();
+    /// let stopper = std::thread::spawn(move || handle.stop());
+    /// event_loop.run()?; // returns once the other thread stopped it
+    /// stopper.join().unwrap();
+    /// assert_eq!(event_loop.len(), 1); // the listener is still open
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn handle(&self) -> LoopHandle<S> {
         LoopHandle {
             shared: self.core.shared().clone(),
@@ -202,7 +341,63 @@ impl<S: 'static> EventLoop<S> {
         self.core.modify_calls()
     }
 
-    /// Adds a channel for `io` (made non-blocking) driven by `dispatcher`.
+    /// Adds a channel for `io` (made non-blocking) driven by `dispatcher` (asyncore's
+    /// `dispatcher(sock)` or `set_socket(sock)`). `io` is anything an [`IoSource`] is made
+    /// from: a `TcpListener` (its channel accepts), a `TcpStream`, a `UdpSocket`, a
+    /// `socket2::Socket`, and on Unix its socket types and any `OwnedFd`.
+    ///
+    /// # Examples
+    ///
+    /// A server and a client in one program: the loop serves one connection, then stops.
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::net::{Shutdown, TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::socket2::{SockAddr, Socket};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher for Server {
+    ///     fn handle_accepted(&mut self, cx: &mut Context<'_>, socket: Socket, _: SockAddr) -> io::Result<()> {
+    ///         cx.spawn(socket, Shout)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// /// Answers each read with the same bytes in capitals.
+    /// struct Shout;
+    ///
+    /// impl Dispatcher for Shout {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut buf = [0; 1024];
+    ///         let n = cx.recv(&mut buf)?;
+    ///         cx.send(&buf[..n].to_ascii_uppercase())?;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_close(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.close();
+    ///         cx.stop(); // one client is all this example serves
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?)?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(listener, Server)?;
+    ///
+    /// client.write_all(b"hello")?;
+    /// client.shutdown(Shutdown::Write)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// # client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?;
+    /// assert_eq!(reply, "HELLO");
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -216,7 +411,43 @@ impl<S: 'static> EventLoop<S> {
     }
 
     /// Starts a non-blocking TCP connection on a new channel: a `SocketAddr` or a name, each
-    /// address it resolves to tried in turn (see [`Context::connect`]).
+    /// address it resolves to tried in turn (see [`Context::connect`]). asyncore's
+    /// `create_socket(); connect((host, port))`.
+    ///
+    /// # Examples
+    ///
+    /// A client that sends a line once connected, then closes; the server is a plain
+    /// blocking listener here:
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Hello;
+    ///
+    /// impl Dispatcher for Hello {
+    ///     fn handle_connect(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"HELO example\r\n")?; // a new socket has room for a line
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let server = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.connect(server.local_addr()?, Hello)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?; // until the channel closes
+    /// assert!(event_loop.is_empty());
+    ///
+    /// let (mut conn, _) = server.accept()?;
+    /// # conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// let mut line = String::new();
+    /// conn.read_to_string(&mut line)?;
+    /// assert_eq!(line, "HELO example\r\n");
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -229,7 +460,41 @@ impl<S: 'static> EventLoop<S> {
         self.context().connect(addr, dispatcher)
     }
 
-    /// Starts a connection of a socket the caller made (see [`Context::connect_socket`]).
+    /// Starts a connection of a socket the caller made (see [`Context::connect_socket`]):
+    /// for options set before connecting, or a local address to bind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::{SocketAddr, TcpListener};
+    /// use std::time::Duration;
+    /// use ioloop::socket2::{Domain, Socket, Type};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// /// Notes in the loop's state whether Nagle's algorithm is off once connected.
+    /// struct Client;
+    ///
+    /// impl Dispatcher<Option<bool>> for Client {
+    ///     fn handle_connect(&mut self, cx: &mut Context<'_, Option<bool>>) -> io::Result<()> {
+    ///         let nodelay = cx.socket().map(|socket| socket.tcp_nodelay()).transpose()?;
+    ///         *cx.state() = nodelay;
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let server = TcpListener::bind("127.0.0.1:0")?;
+    /// let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    /// socket.set_tcp_nodelay(true)?;
+    /// socket.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())?;
+    ///
+    /// let mut event_loop = EventLoop::with_state(None)?;
+    /// event_loop.connect_socket(socket, &server.local_addr()?.into(), Client)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    /// assert_eq!(*event_loop.state(), Some(true));
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -245,10 +510,50 @@ impl<S: 'static> EventLoop<S> {
 
     /// Starts a connection to a Unix-domain stream socket (see [`Context::connect_unix`]).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::io::{self, Read};
+    /// use std::os::unix::net::UnixListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Hello;
+    ///
+    /// impl Dispatcher for Hello {
+    ///     fn handle_connect(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"hello")?;
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let path = std::env::temp_dir().join(format!("ioloop-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let server = UnixListener::bind(&path)?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.connect_unix(&path, Hello)?;
+    /// event_loop.run_count(100, Some(Duration::from_secs(10)))?;
+    ///
+    /// let (mut conn, _) = server.accept()?;
+    /// # conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    /// let mut greeting = String::new();
+    /// conn.read_to_string(&mut greeting)?;
+    /// assert_eq!(greeting, "hello");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// Errors the OS reports at once.
     #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
     pub fn connect_unix<D: Dispatcher<S>>(
         &mut self,
         path: impl AsRef<std::path::Path>,
@@ -257,18 +562,82 @@ impl<S: 'static> EventLoop<S> {
         self.context().connect_unix(path, dispatcher)
     }
 
-    /// A channel's dispatcher, if it is open and of type `D`.
+    /// A channel's dispatcher, if it is open and of type `D`: to look at it or change it
+    /// between runs (asyncore's direct access to another dispatcher object). Its
+    /// `readable()`/`writable()` are asked again before the next wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server {
+    ///     accepting: bool,
+    /// }
+    ///
+    /// impl Dispatcher for Server {
+    ///     fn readable(&self) -> bool {
+    ///         self.accepting
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let token = event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server { accepting: true })?;
+    /// if let Some(server) = event_loop.get_mut::<Server>(token) {
+    ///     server.accepting = false; // pause it; the loop sees the new answer
+    /// }
+    /// assert!(!event_loop.get_mut::<Server>(token).unwrap().accepting);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
         self.core.get_mut(token)
     }
 
-    /// Closes a channel; returns whether it was open.
+    /// Closes a channel; returns whether it was open. Its socket is unregistered and
+    /// closed; its token goes stale (see [`Token`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let token = event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// assert!(event_loop.close(token));
+    /// assert!(!event_loop.close(token)); // closed already
+    /// assert!(event_loop.is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn close(&mut self, token: Token) -> bool {
         self.core.close(token)
     }
 
     /// Runs `job` once `delay` has passed, with a loop-level [`Context`] (see
     /// [`Context::schedule`]).
+    ///
+    /// # Examples
+    ///
+    /// A server that runs for a while, then stops:
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// event_loop.schedule(Duration::from_millis(10), |cx| cx.stop());
+    /// event_loop.run()?; // returns when the timer stops it
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn schedule(
         &mut self,
         delay: Duration,
@@ -278,6 +647,24 @@ impl<S: 'static> EventLoop<S> {
     }
 
     /// Runs `job` every `interval` until cancelled (see [`Context::schedule_every`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// event_loop.schedule_every(Duration::from_millis(1), |cx| {
+    ///     *cx.state() += 1;
+    ///     if *cx.state() == 3 {
+    ///         cx.stop();
+    ///     }
+    /// });
+    /// event_loop.run_until_stopped()?;
+    /// assert_eq!(*event_loop.state(), 3);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn schedule_every(
         &mut self,
         interval: Duration,
@@ -287,11 +674,40 @@ impl<S: 'static> EventLoop<S> {
     }
 
     /// Moves a timer to `delay` from now (see [`Context::reschedule`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let stop = event_loop.schedule(Duration::from_secs(3600), |cx| cx.stop());
+    /// assert!(event_loop.reschedule(stop, Duration::ZERO)); // now, not in an hour
+    /// event_loop.run_until_stopped()?;
+    /// assert!(!event_loop.reschedule(stop, Duration::ZERO)); // it fired: nothing to move
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn reschedule(&mut self, timer: TimerId, delay: Duration) -> bool {
         self.context().reschedule(timer, delay)
     }
 
     /// Cancels a timer; `false` if it already fired (a one-shot one) or was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state("waiting")?;
+    /// let alarm = event_loop.schedule(Duration::ZERO, |cx| *cx.state() = "rang");
+    /// assert!(event_loop.cancel(alarm));
+    /// assert!(!event_loop.cancel(alarm)); // cancelled already
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// assert_eq!(*event_loop.state(), "waiting");
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn cancel(&mut self, timer: TimerId) -> bool {
         self.context().cancel(timer)
     }
@@ -301,7 +717,24 @@ impl<S: 'static> EventLoop<S> {
         Context::new(&mut self.core, None)
     }
 
-    /// Closes every channel (asyncore's `close_all`).
+    /// Closes every channel (asyncore's `close_all`). Dropping the loop does it too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{TcpListener, UdpSocket};
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Idle;
+    /// impl Dispatcher for Idle {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Idle)?;
+    /// event_loop.spawn(UdpSocket::bind("127.0.0.1:0")?, Idle)?;
+    /// event_loop.close_all();
+    /// assert!(event_loop.is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn close_all(&mut self) {
         for token in self.core.tokens() {
             self.core.close(token);
@@ -310,6 +743,41 @@ impl<S: 'static> EventLoop<S> {
 
     /// Runs until no channel is left or [`Context::stop`] / [`LoopHandle::stop`] is called
     /// (asyncore's `loop()`). A stop asked for before the call makes it return at once.
+    ///
+    /// # Examples
+    ///
+    /// A connection's channel reads until the peer closes; then no channel is left and
+    /// `run` returns:
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use std::net::{TcpListener, TcpStream};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Collect;
+    ///
+    /// impl Dispatcher<Vec<u8>> for Collect {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, Vec<u8>>) -> io::Result<()> {
+    ///         let mut buf = [0; 1024];
+    ///         let n = cx.recv(&mut buf)?; // 0 at end of file: handle_close closes
+    ///         cx.state().extend_from_slice(&buf[..n]);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (conn, _) = listener.accept()?;
+    ///
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// event_loop.spawn(conn, Collect)?;
+    /// client.write_all(b"all of it")?;
+    /// drop(client);
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// assert_eq!(event_loop.state(), b"all of it");
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -329,6 +797,27 @@ impl<S: 'static> EventLoop<S> {
     /// Runs until stopped, even with no channel (for a loop fed by
     /// [`LoopHandle::call_soon_threadsafe`]).
     ///
+    /// # Examples
+    ///
+    /// A loop that does work sent from another thread:
+    ///
+    /// ```
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// let handle = event_loop.handle();
+    /// let producer = std::thread::spawn(move || {
+    ///     for n in 1..=3 {
+    ///         handle.call_soon_threadsafe(move |cx| *cx.state() += n)?;
+    ///     }
+    ///     handle.call_soon_threadsafe(|cx| cx.stop())
+    /// });
+    /// event_loop.run_until_stopped()?;
+    /// producer.join().unwrap()?;
+    /// assert_eq!(*event_loop.state(), 6);
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Only a failure of the selector itself.
@@ -342,6 +831,45 @@ impl<S: 'static> EventLoop<S> {
 
     /// Runs at most `count` iterations, each waiting at most `timeout` (asyncore's
     /// `loop(timeout, count=n)`); returns early when no channel is left or on stop.
+    ///
+    /// # Examples
+    ///
+    /// A program that drives the loop in bounded slices, say between its own work:
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Count;
+    ///
+    /// impl Dispatcher<usize> for Count {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_, usize>) -> io::Result<()> {
+    ///         let n = cx.recv_scratch(4096)?.len();
+    ///         *cx.state() += n;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Count)?; // `conn`: an accepted TcpStream, `client` its peer
+    /// client.write_all(b"12345")?;
+    /// for _ in 0..100 {
+    ///     if *event_loop.state() == 5 {
+    ///         break;
+    ///     }
+    ///     event_loop.run_count(5, Some(Duration::from_millis(100)))?;
+    /// }
+    /// assert_eq!(*event_loop.state(), 5);
+    /// # io::Result::Ok(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -362,8 +890,11 @@ impl<S: 'static> EventLoop<S> {
     /// timer shortens the wait), then dispatch events, timers and cross-thread closures.
     ///
     /// Returns whether a stop was asked for ([`Context::stop`] or [`LoopHandle::stop`],
-    /// during this iteration or since the last one); the request is consumed. A program that
-    /// drives the loop by hand stops on it as `run` does:
+    /// during this iteration or since the last one); the request is consumed.
+    ///
+    /// # Examples
+    ///
+    /// A program that drives the loop by hand stops on it as `run` does:
     ///
     /// ```
     /// use std::time::Duration;
@@ -383,9 +914,15 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        self.open_new_channels();
+        let opened = self.open_new_channels();
         self.core.refresh_interest();
-        let wait = self.wait_time(timeout);
+        // A hook that just ran may have closed its channel or asked to stop: no blocking
+        // wait before `run` has seen that.
+        let wait = if opened {
+            Some(Duration::ZERO)
+        } else {
+            self.wait_time(timeout)
+        };
         self.core.select(&mut self.events, wait)?;
         for event in &self.events {
             dispatch::event(&mut self.core, *event);
@@ -398,11 +935,14 @@ impl<S: 'static> EventLoop<S> {
     }
 
     /// `handle_opened` of the channels spawned since the last call (and of those they
-    /// spawn in turn).
-    fn open_new_channels(&mut self) {
+    /// spawn in turn). Returns whether any ran.
+    fn open_new_channels(&mut self) -> bool {
+        let mut opened = false;
         while let Some(token) = self.core.next_opening() {
             dispatch::opened(&mut self.core, token);
+            opened = true;
         }
+        opened
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {
@@ -426,6 +966,8 @@ impl<S: 'static> EventLoop<S> {
             .core
             .pop_due_timer(|| *now.get_or_insert_with(Instant::now))
         {
+            // A channel spawned in this iteration is opened before any timer of it fires.
+            self.open_new_channels();
             match due {
                 Due::ResumeAccept(token) => self.core.resume_accepting(token),
                 Due::Dispatch(id, token) => {

@@ -21,7 +21,23 @@ use super::Token;
 /// [`call_every`](crate::Context::call_every), [`schedule`](crate::Context::schedule) or
 /// [`schedule_every`](crate::Context::schedule_every); cancel it with
 /// [`cancel`](crate::Context::cancel), move it with
-/// [`reschedule`](crate::Context::reschedule).
+/// [`reschedule`](crate::Context::reschedule). [`Dispatcher::handle_timer`](crate::Dispatcher::handle_timer)
+/// gets it, to tell a channel's timers apart.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::EventLoop;
+///
+/// let mut event_loop = EventLoop::new()?;
+/// let reminder = event_loop.schedule(Duration::from_secs(60), |_| {});
+/// let deadline = event_loop.schedule(Duration::from_secs(60), |_| {});
+/// assert_ne!(reminder, deadline);
+/// assert!(event_loop.cancel(reminder));
+/// assert!(event_loop.reschedule(deadline, Duration::from_secs(120)));
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId {
     slot: usize,

@@ -5,6 +5,32 @@ use std::fmt;
 /// Names one channel of an [`EventLoop`](crate::EventLoop): a slot index and the slot's
 /// generation, packed into the selector key. A token of a closed channel stays stale even
 /// after its slot is reused: lookups and events for it are ignored.
+///
+/// [`EventLoop::spawn`](crate::EventLoop::spawn), [`Context::spawn`](crate::Context::spawn)
+/// and `connect` return it; keep it to reach the channel later
+/// ([`Context::get_mut`](crate::Context::get_mut),
+/// [`close_channel`](crate::Context::close_channel),
+/// [`call_later_for`](crate::Context::call_later_for)) where asyncore code kept a
+/// reference to the dispatcher object.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, UdpSocket};
+/// use ioloop::{Dispatcher, EventLoop};
+///
+/// struct Idle;
+/// impl Dispatcher for Idle {}
+///
+/// let mut event_loop = EventLoop::new()?;
+/// let first = event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Idle)?;
+/// event_loop.close(first);
+/// let second = event_loop.spawn(UdpSocket::bind("127.0.0.1:0")?, Idle)?;
+/// assert_ne!(first, second); // even if the second reuses the first one's slot
+/// assert!(event_loop.get_mut::<Idle>(first).is_none()); // stale: reaches nothing
+/// assert!(event_loop.get_mut::<Idle>(second).is_some());
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Token {
     pub(crate) slot: usize,

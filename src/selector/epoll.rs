@@ -33,7 +33,11 @@ const WAKE_KEY: u64 = u64::MAX;
 const MIN_BUFFER: usize = 256;
 const MAX_BUFFER: usize = 65_536;
 
-/// Python's `selectors.EpollSelector`: the native selector on Linux and Android.
+/// Python's `selectors.EpollSelector`: the native selector on Linux and Android (there
+/// [`NativeSelector`](super::NativeSelector) is this type), the crate's own over `rustix`.
+///
+/// Level-triggered, as Python's. The wake-up socket is registered once and read only when
+/// it fired, so a steady-state `select` is one `epoll_wait`.
 ///
 /// # Examples
 ///
@@ -53,6 +57,7 @@ const MAX_BUFFER: usize = 65_536;
 /// selector.unregister(listener.as_source())?;
 /// # std::io::Result::Ok(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
 pub struct EpollSelector {
     epoll: OwnedFd,
     registrations: Registrations,
@@ -100,6 +105,17 @@ impl EpollSelector {
     /// # Errors
     ///
     /// The OS's error (out of descriptors, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::selector::{EpollSelector, Selector, SelectorKind};
+    ///
+    /// let selector = EpollSelector::new()?;
+    /// assert_eq!(selector.kind(), SelectorKind::Epoll);
+    /// assert!(selector.is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn new() -> io::Result<EpollSelector> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let wake = WakeReceiver::with_socket()?;

@@ -20,6 +20,35 @@ fn flag_bits(error: bool, hangup: bool, priority: bool) -> u8 {
 /// registered for (as Python's poll and epoll selectors do), so a write-only channel still wakes
 /// up and learns of the error by writing; [`is_error`](Event::is_error) and
 /// [`is_hangup`](Event::is_hangup) say so where the backend can tell.
+///
+/// Python's `select()` returns `(key, mask)` pairs; an `Event` is the pair, with the error
+/// and hang-up flags Python drops.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use ioloop::selector::{DefaultSelector, Events, Interest, Selector, Source};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut client = TcpStream::connect(listener.local_addr()?)?;
+/// let (server, _) = listener.accept()?;
+/// let mut selector = DefaultSelector::new()?;
+/// // SAFETY: `server` stays open until it is unregistered below.
+/// unsafe { selector.register(server.raw_source(), 3, Interest::READ)? };
+/// client.write_all(b"ping")?;
+/// let mut events = Events::new();
+/// selector.select(&mut events, Some(Duration::from_secs(5)))?;
+/// let event = events.iter().next().expect("readable within 5 s");
+/// assert_eq!(event.key(), 3);
+/// // Writable too, but only readability was asked for.
+/// assert_eq!(event.readiness(), Interest::READ);
+/// assert!(!event.is_error() && !event.is_hangup());
+/// selector.unregister(server.as_source())?;
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Event {
     key: usize,
@@ -85,6 +114,24 @@ impl Event {
 /// The buffer [`Selector::select`](super::Selector::select) fills.
 ///
 /// Reused across calls so that a steady-state loop allocates nothing.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::selector::{DefaultSelector, Events, Selector};
+///
+/// let mut selector = DefaultSelector::new()?;
+/// let mut events = Events::with_capacity(256);
+/// for _ in 0..3 {
+///     selector.select(&mut events, Some(Duration::ZERO))?; // poll, never block
+///     for event in &events {
+///         println!("{} is ready: {:?}", event.key(), event.readiness());
+///     }
+/// }
+/// assert!(events.is_empty()); // nothing is registered
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct Events {
     list: Vec<Event>,

@@ -7,21 +7,51 @@ use std::str::FromStr;
 
 /// The environment variable that [`SelectorKind::from_env`] (and so every default constructor)
 /// honours: a kind's name, or `auto` for [`SelectorKind::best`].
+///
+/// Python has no such switch: a program picks a class. Here any program built on the
+/// default constructors can be run on another backend, e.g. to compare them or to work
+/// around an OS quirk: `IOLOOP_SELECTOR=poll ./server`.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::selector::{SELECTOR_ENV, SelectorKind};
+///
+/// let kind = SelectorKind::from_env()?;
+/// match std::env::var(SELECTOR_ENV) {
+///     Ok(name) => println!("{SELECTOR_ENV}={name}: using {kind}"),
+///     Err(_) => assert_eq!(kind, SelectorKind::best()),
+/// }
+/// # std::io::Result::Ok(())
+/// ```
 pub const SELECTOR_ENV: &str = "IOLOOP_SELECTOR";
 
-/// A selector backend, by name.
+/// A selector backend, by name: which of Python's `selectors` classes to use, as a value.
 ///
 /// | kind | platforms | implemented by |
 /// |---|---|---|
-/// | `epoll` | Linux, Android | [`NativeSelector`](super::NativeSelector) over `polling` |
+/// | `epoll` | Linux, Android | [`NativeSelector`](super::NativeSelector), there the crate's own `EpollSelector`, over `rustix` |
 /// | `kqueue` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly | [`NativeSelector`](super::NativeSelector) over `polling` |
 /// | `iocp` | Windows | [`NativeSelector`](super::NativeSelector) over `polling` (AFD polling) |
 /// | `event-ports` | illumos, Solaris | [`NativeSelector`](super::NativeSelector) over `polling` (oneshot, re-armed) |
 /// | `poll` | every Unix | [`PollSelector`](super::PollSelector) over `rustix` |
-/// | `select` | every Unix but illumos/Solaris, and Windows | [`SelectSelector`](super::SelectSelector) |
+/// | `select` | every Unix but illumos/Solaris, and Windows | [`SelectSelector`](super::SelectSelector), over `rustix` on Unix and `windows-sys` (Winsock) on Windows |
 ///
 /// Names print and parse in lowercase (`"epoll".parse()`); `auto` is not a kind, but
 /// [`SelectorKind::choose`] accepts it.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::selector::{DefaultSelector, Selector, SelectorKind};
+///
+/// // Python: selectors.PollSelector() if hasattr(selectors, "PollSelector") else ...
+/// let kind: SelectorKind = "poll".parse()?;
+/// assert_eq!(kind.to_string(), "poll");
+/// let kind = if kind.is_available() { kind } else { SelectorKind::best() };
+/// assert_eq!(DefaultSelector::with_kind(kind)?.kind(), kind);
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum SelectorKind {
     /// Linux's epoll.
@@ -48,7 +78,20 @@ const ALL: [SelectorKind; 6] = [
 ];
 
 impl SelectorKind {
-    /// The platform's native kind (the one `polling` uses), if `polling` has one here.
+    /// The platform's native kind, if this crate has one here: epoll on Linux and Android
+    /// (the crate's own backend, over `rustix`); kqueue, IOCP or event ports elsewhere
+    /// (through `polling`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::selector::{NativeSelector, Selector, SelectorKind};
+    ///
+    /// if let Some(native) = SelectorKind::native() {
+    ///     assert_eq!(NativeSelector::new()?.kind(), native);
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
     pub const fn native() -> Option<SelectorKind> {
         if cfg!(any(target_os = "linux", target_os = "android")) {
             Some(SelectorKind::Epoll)
@@ -88,11 +131,33 @@ impl SelectorKind {
     }
 
     /// The best kind this platform has: the native one, else poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::selector::SelectorKind;
+    ///
+    /// let best = SelectorKind::best();
+    /// assert!(best.is_available());
+    /// if cfg!(target_os = "linux") {
+    ///     assert_eq!(best, SelectorKind::Epoll);
+    /// }
+    /// ```
     pub fn best() -> SelectorKind {
         SelectorKind::native().unwrap_or(SelectorKind::Poll)
     }
 
-    /// Whether this kind exists on this platform.
+    /// Whether this kind exists on this platform (Python: `hasattr(selectors,
+    /// "EpollSelector")`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::selector::SelectorKind;
+    ///
+    /// assert_eq!(SelectorKind::Poll.is_available(), cfg!(unix));
+    /// assert_eq!(SelectorKind::Iocp.is_available(), cfg!(windows));
+    /// ```
     pub fn is_available(self) -> bool {
         match self {
             SelectorKind::Poll => cfg!(unix),
@@ -108,6 +173,17 @@ impl SelectorKind {
     }
 
     /// The lowercase name, as printed and parsed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::selector::SelectorKind;
+    ///
+    /// assert_eq!(SelectorKind::EventPorts.name(), "event-ports");
+    /// assert_eq!(SelectorKind::EventPorts.to_string(), "event-ports");
+    /// assert_eq!("event-ports".parse::<SelectorKind>()?, SelectorKind::EventPorts);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub const fn name(self) -> &'static str {
         match self {
             SelectorKind::Epoll => "epoll",
@@ -152,6 +228,17 @@ impl SelectorKind {
     ///
     /// As [`choose`](Self::choose), with the variable named in the message: a wrong value is
     /// reported, never silently replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::selector::SelectorKind;
+    ///
+    /// // What `DefaultSelector::new()` and `EventLoop::new()` use.
+    /// let kind = SelectorKind::from_env()?;
+    /// assert!(kind.is_available());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn from_env() -> io::Result<SelectorKind> {
         match std::env::var(SELECTOR_ENV) {
             Ok(value) => SelectorKind::choose(&value)
@@ -165,6 +252,25 @@ impl SelectorKind {
     }
 
     /// `Ok` if this platform has the kind, else an `Unsupported` error naming the ones it has.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for a kind this platform does not have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::selector::SelectorKind;
+    ///
+    /// SelectorKind::best().check_available()?;
+    /// if !cfg!(windows) {
+    ///     let error = SelectorKind::Iocp.check_available().unwrap_err();
+    ///     assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+    ///     println!("{error}"); // names the kinds this platform has
+    /// }
+    /// # io::Result::Ok(())
+    /// ```
     pub fn check_available(self) -> io::Result<()> {
         if self.is_available() {
             Ok(())

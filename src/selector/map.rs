@@ -15,6 +15,26 @@ use super::{DefaultSelector, Events, Interest, RawSource, Selector, SelectorKind
 /// The handle of one registration in a [`SelectorMap`] (what Python's `SelectorKey` is to a
 /// selector). Handles of removed registrations are recognised as stale, even after their
 /// slot is reused.
+///
+/// A key is small, `Copy` and `Hash`: keep it in your own structures, or as a `HashMap` key,
+/// instead of the socket Python code would look up with `get_key`.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::TcpListener;
+/// use ioloop::selector::{Interest, SelectorMap};
+///
+/// let mut map = SelectorMap::new()?;
+/// let first = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, 1)?;
+/// map.unregister(first)?;
+/// let second = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, 2)?;
+/// // The slot is reused, but the old key does not reach the new registration.
+/// assert_ne!(first, second);
+/// assert_eq!(map.data(first), None);
+/// assert_eq!(map.data(second), Some(&2));
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SelectorKey {
     slot: u32,
@@ -106,20 +126,48 @@ pub struct SelectorMap<S: Source, T> {
 }
 
 impl<S: Source, T> SelectorMap<S, T> {
-    /// A map over [`DefaultSelector::new`] (the best backend, or `IOLOOP_SELECTOR`'s).
+    /// A map over [`DefaultSelector::new`] (the best backend, or `IOLOOP_SELECTOR`'s):
+    /// Python's `selectors.DefaultSelector()`.
     ///
     /// # Errors
     ///
     /// As [`DefaultSelector::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// // The source type and the data type are the map's: here listeners, named by a string.
+    /// let mut map = SelectorMap::new()?;
+    /// map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, "listener")?;
+    /// assert_eq!(map.len(), 1);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn new() -> io::Result<Self> {
         Ok(Self::with_selector(DefaultSelector::new()?))
     }
 
-    /// A map over a selector of the given kind.
+    /// A map over a selector of the given kind (Python's `selectors.PollSelector()`,
+    /// `SelectSelector()`…).
     ///
     /// # Errors
     ///
     /// As [`DefaultSelector::with_kind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{SelectorKind, SelectorMap};
+    ///
+    /// for kind in SelectorKind::available() {
+    ///     let map: SelectorMap<TcpListener, ()> = SelectorMap::with_kind(kind)?;
+    ///     assert_eq!(map.kind(), kind);
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn with_kind(kind: SelectorKind) -> io::Result<Self> {
         Ok(Self::with_selector(DefaultSelector::with_kind(kind)?))
     }
@@ -135,16 +183,46 @@ impl<S: Source, T> SelectorMap<S, T> {
     }
 
     /// Which backend the map uses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{SelectorKind, SelectorMap};
+    ///
+    /// let map: SelectorMap<TcpListener, ()> = SelectorMap::new()?;
+    /// println!("selecting with {}", map.kind()); // epoll on Linux, unless IOLOOP_SELECTOR says
+    /// assert_eq!(map.kind(), SelectorKind::from_env()?);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn kind(&self) -> SelectorKind {
         self.selector.kind()
     }
 
-    /// Registers `source` for `interest`, with `data`, and returns its key.
+    /// Registers `source` for `interest`, with `data`, and returns its key (Python's
+    /// `sel.register(fileobj, events, data)`). The map owns the source from now on; make it
+    /// non-blocking first, as in Python.
     ///
     /// # Errors
     ///
     /// `AlreadyExists` if the same descriptor is registered already (through another handle);
     /// the OS's error if it refuses the source. On error `source` and `data` are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_nonblocking(true)?;
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(stream, Interest::READ | Interest::WRITE, "client")?;
+    /// assert_eq!(map.interest(key), Some(Interest::BOTH));
+    /// assert_eq!(map.data(key), Some(&"client"));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn register(&mut self, source: S, interest: Interest, data: T) -> io::Result<SelectorKey> {
         let raw = source.raw_source();
         if self.by_source.contains_key(&raw) {
@@ -193,13 +271,32 @@ impl<S: Source, T> SelectorMap<S, T> {
         )
     }
 
-    /// Changes the interest of a registration (no system call if it is unchanged).
+    /// Changes the interest of a registration (Python's `sel.modify(fileobj, events)`; no
+    /// system call if it is unchanged).
     ///
     /// # Errors
     ///
     /// `NotFound` for an unknown or stale key; the OS's error if it refuses the change, in
     /// which case the registration is removed and its source and data dropped (as Python's
     /// selectors remove the key).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(TcpStream::connect(listener.local_addr()?)?, Interest::WRITE, ())?;
+    /// map.modify(key, Interest::READ)?; // nothing more to send: wait for the reply
+    /// assert_eq!(map.interest(key), Some(Interest::READ));
+    /// // Parked: still registered, but reported for nothing (Python refuses empty events).
+    /// map.modify(key, Interest::NONE)?;
+    /// assert!(map.select(Some(Duration::ZERO))?.is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn modify(&mut self, key: SelectorKey, interest: Interest) -> io::Result<()> {
         let entry = self.entry_mut(key).ok_or_else(|| Self::not_found(key))?;
         if entry.interest == interest {
@@ -222,6 +319,23 @@ impl<S: Source, T> SelectorMap<S, T> {
     /// # Errors
     ///
     /// `NotFound` for an unknown or stale key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, "listener")?;
+    /// let (listener, data) = map.unregister(key)?;
+    /// assert_eq!(data, "listener");
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.unregister(key).unwrap_err().kind(), io::ErrorKind::NotFound);
+    /// drop(listener); // Python's `sock.close()`
+    /// # io::Result::Ok(())
+    /// ```
     pub fn unregister(&mut self, key: SelectorKey) -> io::Result<(S, T)> {
         self.entry(key).ok_or_else(|| Self::not_found(key))?;
         let entry = self.entries.remove(key.slot as usize);
@@ -230,7 +344,22 @@ impl<S: Source, T> SelectorMap<S, T> {
         Ok((entry.source, entry.data))
     }
 
-    /// The key under which `source`'s descriptor is registered (Python's `get_key`).
+    /// The key under which `source`'s descriptor is registered (Python's `get_key`, which
+    /// raises `KeyError` where this returns `None`). Any handle on the descriptor will do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, ())?;
+    /// assert_eq!(map.find(map.source(key).unwrap()), Some(key));
+    /// let other = TcpListener::bind("127.0.0.1:0")?;
+    /// assert_eq!(map.find(&other), None);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn find<R: Source + ?Sized>(&self, source: &R) -> Option<SelectorKey> {
         let slot = *self.by_source.get(&source.raw_source())?;
         let generation = self.entries.get(slot)?.generation;
@@ -240,49 +369,183 @@ impl<S: Source, T> SelectorMap<S, T> {
         })
     }
 
-    /// Whether `key` is registered.
+    /// Whether `key` is registered (Python: `fileobj in sel.get_map()`). A key becomes
+    /// stale when its registration is removed, and stays so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, ())?;
+    /// assert!(map.contains(key));
+    /// map.unregister(key)?;
+    /// assert!(!map.contains(key));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn contains(&self, key: SelectorKey) -> bool {
         self.entry(key).is_some()
     }
 
-    /// The registered source.
+    /// The registered source (Python's `key.fileobj`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(listener, Interest::READ, ())?;
+    /// assert_eq!(map.source(key).unwrap().local_addr()?, addr);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn source(&self, key: SelectorKey) -> Option<&S> {
         self.entry(key).map(|entry| &entry.source)
     }
 
-    /// The registered interest.
+    /// The registered interest (Python's `key.events`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, ())?;
+    /// assert_eq!(map.interest(key), Some(Interest::READ));
+    /// map.modify(key, Interest::NONE)?;
+    /// assert_eq!(map.interest(key), Some(Interest::NONE));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn interest(&self, key: SelectorKey) -> Option<Interest> {
         self.entry(key).map(|entry| entry.interest)
     }
 
-    /// The data.
+    /// The data (Python's `key.data`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, "web")?;
+    /// assert_eq!(map.data(key), Some(&"web"));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn data(&self, key: SelectorKey) -> Option<&T> {
         self.entry(key).map(|entry| &entry.data)
     }
 
-    /// The data, mutably.
+    /// The data, mutably (Python mutates `key.data` in place).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, 0_u32)?;
+    /// *map.data_mut(key).unwrap() += 1; // e.g. connections accepted so far
+    /// assert_eq!(map.data(key), Some(&1));
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn data_mut(&mut self, key: SelectorKey) -> Option<&mut T> {
         self.entry_mut(key).map(|entry| &mut entry.data)
     }
 
     /// The source (shared: it stays registered, so it cannot be replaced) and the data
-    /// (mutable) together.
+    /// (mutable) together: what a callback needs to do its I/O and keep its state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(listener, Interest::READ, Vec::new())?;
+    /// let _client = TcpStream::connect(addr)?;
+    /// // Python: conn, peer = key.fileobj.accept(); key.data.append(peer)
+    /// let (listener, peers) = map.get_mut(key).unwrap();
+    /// let (_conn, peer) = listener.accept()?;
+    /// peers.push(peer);
+    /// assert_eq!(map.data(key).unwrap().len(), 1);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn get_mut(&mut self, key: SelectorKey) -> Option<(&S, &mut T)> {
         self.entry_mut(key)
             .map(|entry| (&entry.source, &mut entry.data))
     }
 
-    /// How many sources are registered.
+    /// How many sources are registered (Python: `len(sel.get_map())`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// for _ in 0..3 {
+    ///     map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, ())?;
+    /// }
+    /// assert_eq!(map.len(), 3);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Whether nothing is registered.
+    /// Whether nothing is registered: a loop over the map's own sources can stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// assert!(map.is_empty());
+    /// let key = map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, ())?;
+    /// assert!(!map.is_empty());
+    /// map.unregister(key)?;
+    /// assert!(map.is_empty());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Every registration (Python's `get_map()`), in no particular order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let mut map = SelectorMap::new()?;
+    /// map.register(TcpListener::bind("127.0.0.1:0")?, Interest::READ, "web")?;
+    /// map.register(TcpListener::bind("127.0.0.1:0")?, Interest::NONE, "admin")?;
+    /// let parked: Vec<&str> = map
+    ///     .iter()
+    ///     .filter(|(_key, _source, interest, _data)| interest.is_none())
+    ///     .map(|(_, _, _, data)| *data)
+    ///     .collect();
+    /// assert_eq!(parked, ["admin"]);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (SelectorKey, &S, Interest, &T)> + '_ {
         self.entries.iter().map(|(slot, entry)| {
             let key = SelectorKey {
@@ -293,7 +556,23 @@ impl<S: Source, T> SelectorMap<S, T> {
         })
     }
 
-    /// A handle that wakes a blocking [`select`](Self::select) from another thread.
+    /// A handle that wakes a blocking [`select`](Self::select) from another thread (Python
+    /// programs write a byte to a socket pair they registered themselves).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::selector::SelectorMap;
+    ///
+    /// let mut map: SelectorMap<TcpListener, ()> = SelectorMap::new()?;
+    /// let waker = map.waker();
+    /// let thread = std::thread::spawn(move || waker.wake());
+    /// // Blocks until the other thread wakes it; nothing is registered, so no key comes back.
+    /// assert!(map.select(None)?.is_empty());
+    /// thread.join().unwrap()?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn waker(&self) -> super::Waker {
         self.selector.waker()
     }
@@ -307,6 +586,25 @@ impl<S: Source, T> SelectorMap<S, T> {
     /// # Errors
     ///
     /// As [`Selector::select`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::selector::{Interest, SelectorMap};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// listener.set_nonblocking(true)?;
+    /// let addr = listener.local_addr()?;
+    /// let mut map = SelectorMap::new()?;
+    /// let key = map.register(listener, Interest::READ, "listener")?;
+    /// let _client = TcpStream::connect(addr)?;
+    /// // Python: for key, mask in sel.select(timeout=5): ...
+    /// let ready = map.select(Some(Duration::from_secs(5)))?;
+    /// assert_eq!(ready, [(key, Interest::READ)]);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn select(
         &mut self,
         timeout: Option<Duration>,

@@ -86,8 +86,23 @@ pub use event::{Event, Events};
 pub use interest::Interest;
 pub use kind::{SELECTOR_ENV, SelectorKind};
 pub use map::{SelectorKey, SelectorMap};
-/// The platform's native selector: [`EpollSelector`] here.
+/// The platform's native selector: on Linux and Android, the crate's own [`EpollSelector`].
+///
+/// Every platform has a `NativeSelector`: elsewhere it is a type of its own over the
+/// `polling` crate (kqueue on macOS, iOS and the BSDs, IOCP on Windows, event ports on
+/// illumos and Solaris). [`SelectorKind::native`] names the kind.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::selector::{NativeSelector, Selector, SelectorKind};
+///
+/// let selector = NativeSelector::new()?;
+/// assert_eq!(Some(selector.kind()), SelectorKind::native());
+/// # std::io::Result::Ok(())
+/// ```
 #[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "android"))))]
 pub type NativeSelector = EpollSelector;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub use native::NativeSelector;
@@ -142,11 +157,12 @@ pub trait Selector: sealed::Sealed + std::fmt::Debug {
     ///
     /// # Safety
     ///
-    /// `source` must stay open until it is unregistered or the selector is dropped (the
-    /// contract of `polling`'s `Poller::add`). The native backend hands it to `polling`,
-    /// whose IOCP implementation keeps using the handle until it is removed; a number closed
-    /// and reused while registered could be reported under the old key. [`SelectorMap`] and
-    /// the event loop own their sources and keep this rule for you.
+    /// `source` must stay open until it is unregistered or the selector is dropped. Off
+    /// Linux and Android the native backend hands it to `polling`, whose `Poller::add` has
+    /// this contract and whose IOCP implementation keeps using the handle until it is
+    /// removed; on every backend, a number closed and reused while registered could be
+    /// reported under the old key. [`SelectorMap`] and the event loop own their sources and
+    /// keep this rule for you.
     unsafe fn register(
         &mut self,
         source: RawSource,

@@ -1,11 +1,14 @@
-//! The native backend off Linux: kqueue, IOCP or event ports, through `polling` (epoll has
-//! its own backend, `epoll.rs`).
+//! The native backend off Linux and Android: kqueue (macOS, iOS, the BSDs), IOCP (Windows)
+//! or event ports (illumos, Solaris), through `polling`. This file is not built on Linux
+//! and Android, whose native backend is the crate's own epoll over `rustix` (`epoll.rs`).
 //!
-//! `polling` is used in level mode wherever it supports it (everywhere but event ports);
-//! there the backend registers one-shot and re-arms each source after reporting it, so the
-//! caller sees level-triggered behaviour either way. A source parked with
-//! [`Interest::NONE`] is registered one-shot too: epoll reports hang-ups whatever the
-//! interest, and a level-triggered hang-up on a silent source would spin the loop.
+//! `polling` is used in level mode wherever it supports it (kqueue and IOCP). Event ports
+//! only associate a source one-shot: there the backend registers one-shot and re-associates
+//! each source after reporting it, so the caller sees level-triggered behaviour either way.
+//! A source parked with [`Interest::NONE`] is registered one-shot on every OS and never
+//! re-armed: should the OS report a hang-up or an error for it anyway (event ports, like
+//! poll(2), report those whatever was asked), it does so once, and the loop cannot spin on
+//! it. kqueue and IOCP watch nothing at all for such a source.
 
 use std::io;
 use std::num::NonZeroUsize;
@@ -23,12 +26,17 @@ use super::{BorrowedSource, Events, Interest, RawSource, SelectorKind};
 
 /// The OS event buffer starts this large and doubles as registrations grow, up to
 /// [`MAX_BUFFER`]; more ready sources than that are reported over several calls, which
-/// level-triggered polling makes safe (epoll rotates its ready list).
+/// level-triggered reporting makes safe: a source left out of one call stays ready for the
+/// next.
 const MIN_BUFFER: usize = 256;
 const MAX_BUFFER: usize = 65_536;
 
-/// The platform's own selector: epoll (Linux, Android), kqueue (macOS, BSDs), IOCP
-/// (Windows) or event ports (illumos, Solaris), through the `polling` crate.
+/// The platform's own selector off Linux and Android: kqueue (macOS, iOS, the BSDs), IOCP
+/// (Windows) or event ports (illumos, Solaris), through the `polling` crate. On Linux and
+/// Android, `NativeSelector` names the crate's own `EpollSelector` instead.
+///
+/// Python's `selectors.KqueueSelector` on macOS and the BSDs; Python has no IOCP or
+/// event-port selector (its `DevpollSelector` uses Solaris's older `/dev/poll`).
 ///
 /// # Examples
 ///
@@ -49,6 +57,7 @@ const MAX_BUFFER: usize = 65_536;
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(not(any(target_os = "linux", target_os = "android")))))]
 pub struct NativeSelector {
     poller: Arc<Poller>,
     registrations: Registrations,
@@ -62,8 +71,19 @@ impl NativeSelector {
     ///
     /// # Errors
     ///
-    /// `Unsupported` where `polling` has no native backend of its own; the OS's error if it
-    /// cannot create one (out of descriptors, say).
+    /// `Unsupported` where this crate knows no native selector for the platform
+    /// ([`SelectorKind::native`] is `None`); the OS's error if it cannot create one (out of
+    /// descriptors, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::selector::{NativeSelector, Selector, SelectorKind};
+    ///
+    /// let selector = NativeSelector::new()?;
+    /// assert_eq!(Some(selector.kind()), SelectorKind::native());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn new() -> io::Result<NativeSelector> {
         SelectorKind::native()
             .ok_or_else(|| {
@@ -211,9 +231,23 @@ impl WaitOnce for NativeSelector {
     target_os = "openbsd",
     target_os = "dragonfly",
 ))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "illumos",
+        target_os = "solaris",
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+    )))
+)]
 impl std::os::fd::AsRawFd for NativeSelector {
-    /// The epoll, kqueue or event-port descriptor (Python's `selector.fileno()`), e.g. to
-    /// nest this selector inside another.
+    /// The kqueue or event-port descriptor (Python's `selector.fileno()`), e.g. to nest this
+    /// selector inside another.
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(&*self.poller)
     }

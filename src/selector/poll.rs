@@ -26,7 +26,30 @@ use super::{Events, Interest, RawSource, SelectorKind};
 /// [`Event::is_priority`](super::Event::is_priority). A source closed while registered is
 /// reported readable and writable with [`Event::is_error`](super::Event::is_error)
 /// (`POLLNVAL`) until it is unregistered; the other sources are unaffected.
+///
+/// # Examples
+///
+/// poll(2) takes any descriptor: here one end of a Unix socket pair.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// use ioloop::selector::{Events, Interest, PollSelector, Selector, Source};
+///
+/// let (reader, mut writer) = UnixStream::pair()?;
+/// let mut selector = PollSelector::new()?;
+/// // SAFETY: `reader` stays open until it is unregistered below.
+/// unsafe { selector.register(reader.raw_source(), 1, Interest::READ)? };
+/// writer.write_all(b"x")?;
+/// let mut events = Events::new();
+/// selector.select(&mut events, Some(Duration::from_secs(5)))?;
+/// assert!(events.iter().any(|event| event.key() == 1 && event.is_readable()));
+/// selector.unregister(reader.as_source())?;
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub struct PollSelector {
     registrations: Registrations,
     /// What poll(2) is asked: `entries[0]` is the wake-up socket, the others are the

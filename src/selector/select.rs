@@ -21,6 +21,25 @@ use super::{BorrowedSource, Events, Interest, RawSource, SelectorKind};
 ///
 /// Unlike C's `fd_set` (and Python, whose `select()` fails for every descriptor once one is
 /// above 1023), this backend handles any descriptor number.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use ioloop::selector::{Events, Interest, SelectSelector, Selector, Source};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut selector = SelectSelector::new()?;
+/// // SAFETY: `listener` stays open until it is unregistered below.
+/// unsafe { selector.register(listener.raw_source(), 5, Interest::READ)? };
+/// let _client = TcpStream::connect(listener.local_addr()?)?;
+/// let mut events = Events::new();
+/// selector.select(&mut events, Some(Duration::from_secs(5)))?;
+/// assert_eq!(events.iter().next().map(|event| event.key()), Some(5));
+/// selector.unregister(listener.as_source())?;
+/// # std::io::Result::Ok(())
+/// ```
 pub struct SelectSelector {
     registrations: Registrations,
     read: FdSet,

@@ -1,14 +1,22 @@
 //! Accepting and spawning: `handle_accepted` with the socket and address, an overridden
 //! `handle_accept`, and channels spawned from callbacks.
 
+#[cfg(not(target_vendor = "apple"))]
+use std::cell::Cell;
 use std::io::{self, Write};
+#[cfg(not(target_vendor = "apple"))]
+use std::net::SocketAddr;
 use std::net::TcpStream;
+#[cfg(not(target_vendor = "apple"))]
+use std::rc::Rc;
 
 use ioloop::Dispatcher;
 use ioloop::selector::SelectorKind;
 use socket2::{SockAddr, Socket};
 
 use crate::common::LIMIT;
+#[cfg(not(target_vendor = "apple"))]
+use crate::common::event_loop::run_steps;
 use crate::common::event_loop::{Log, run_until, run_until_read, slot_of};
 use crate::common::kinds::per_kind;
 use crate::common::net::listener;
@@ -193,8 +201,92 @@ fn channels_spawned_from_callbacks_run(kind: SelectorKind) {
     assert_eq!(event_loop.state().count_prefix("spawned"), 5);
 }
 
+/// A listener that counts what reaches it: `handle_read` (which a listener must never get)
+/// and the loop's `readable()` questions, which follow every callback of the channel.
+#[cfg(not(target_vendor = "apple"))]
+struct CountingListener {
+    reads: Rc<Cell<usize>>,
+    asked: Rc<Cell<usize>>,
+}
+
+#[cfg(not(target_vendor = "apple"))]
+impl Dispatcher<Log> for CountingListener {
+    fn readable(&self) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        true
+    }
+
+    fn handle_read(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        self.reads.set(self.reads.get() + 1);
+        cx.state().push("read");
+        Ok(())
+    }
+
+    fn handle_accepted(&mut self, cx: &mut Cx<'_>, socket: Socket, _: SockAddr) -> io::Result<()> {
+        let accepting = cx.is_accepting();
+        cx.state().push(format!("accepted accepting={accepting}"));
+        cx.spawn(socket, Echo::default())?;
+        Ok(())
+    }
+}
+
+/// asyncore's `create_socket(); set_reuse_addr(); bind(); listen(5)` on a bare socket: the
+/// loop finds out that it listens (macOS does not say: there a socket must be passed
+/// through `IoSource::listener`).
+#[cfg(not(target_vendor = "apple"))]
+fn a_socket_made_to_listen_by_hand_accepts_and_does_not_spin(kind: SelectorKind) {
+    let wanted: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let socket = ioloop::net::create_tcp(&wanted).unwrap();
+    ioloop::net::set_reuse_addr(&socket).unwrap();
+    socket.bind(&wanted.into()).unwrap();
+    socket.listen(5).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let reads = Rc::new(Cell::new(0));
+    let asked = Rc::new(Cell::new(0));
+    let mut event_loop = new_loop(kind);
+    let listener: ioloop::socket2::Socket = socket;
+    event_loop
+        .spawn(
+            listener,
+            CountingListener {
+                reads: reads.clone(),
+                asked: asked.clone(),
+            },
+        )
+        .unwrap();
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(LIMIT)).unwrap();
+    // Either outcome ends the wait, so a listener taken for a stream fails here at once.
+    run_until(
+        &mut event_loop,
+        |log| log.count_prefix("accepted") > 0 || log.has("read"),
+        LIMIT,
+    );
+    assert_eq!(
+        event_loop.state().events,
+        ["accepted accepting=true"],
+        "the listener got handle_read instead of handle_accepted"
+    );
+    // The accepted connection works.
+    client.write_all(b"hand-made").unwrap();
+    assert_eq!(run_until_read(&mut event_loop, &client, 9), b"hand-made");
+    // Quiet now: a listener polled as a stream would be ready (and asked) on every one of
+    // these iterations.
+    let asked_before = asked.get();
+    run_steps(&mut event_loop, 20);
+    assert_eq!(reads.get(), 0, "handle_read reached the listener");
+    let asked_while_quiet = asked.get() - asked_before;
+    assert!(
+        asked_while_quiet <= 2,
+        "the listener was dispatched {asked_while_quiet} times in 20 quiet iterations"
+    );
+    assert_eq!(event_loop.state().count_prefix("accepted"), 1);
+}
+
 per_kind! {
     listener_spawned_from_tcp_listener_gets_handle_accepted_with_socket_and_address,
     overriding_handle_accept_replaces_the_default_accept_path,
     channels_spawned_from_callbacks_run,
+    #[cfg(not(target_vendor = "apple"))]
+    a_socket_made_to_listen_by_hand_accepts_and_does_not_spin,
 }

@@ -1,18 +1,21 @@
-//! Interest bookkeeping (no `modify` call unless `readable()`/`writable()` changed) and
+//! Interest bookkeeping (no `modify` call unless `readable()`/`writable()` changed; an
+//! answer that changed behind the loop's back counts once `Context::refresh` says so) and
 //! five hundred concurrent clients.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::rc::Rc;
 use std::sync::{Mutex, PoisonError, mpsc};
 use std::thread;
 
 use ioloop::selector::SelectorKind;
-use ioloop::{Dispatcher, EventLoop};
+use ioloop::{Dispatcher, EventLoop, Token};
 use socket2::{SockAddr, Socket};
 
-use crate::common::event_loop::{Log, run_until_read};
+use crate::common::event_loop::{Log, run_steps, run_until, run_until_read};
 use crate::common::kinds::per_kind;
-use crate::common::net::tcp_pair;
+use crate::common::net::{recv_exact, tcp_pair};
 use crate::common::{LIMIT, pattern};
 use crate::dispatchers::{Cx, Echo, new_loop};
 
@@ -144,8 +147,100 @@ fn five_hundred_concurrent_clients_each_get_their_echo(kind: SelectorKind) {
     assert_eq!(accepted, CLIENTS);
 }
 
+/// Writes once when a flag it shares with another channel says so: `writable()` depends on
+/// state the loop cannot see.
+struct Speaker {
+    turn: Rc<Cell<bool>>,
+}
+
+impl Dispatcher<Log> for Speaker {
+    fn readable(&self) -> bool {
+        false
+    }
+
+    fn writable(&self) -> bool {
+        self.turn.get()
+    }
+
+    fn handle_write(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        cx.state().push("speaker write");
+        let n = cx.send(b"spoken")?;
+        assert_eq!(n, 6, "an idle socket has room for six bytes");
+        self.turn.set(false);
+        Ok(())
+    }
+}
+
+/// Gives the speaker the floor on each message; on a message `r` it also refreshes the
+/// speaker's channel, as the loop asks.
+struct Chair {
+    turn: Rc<Cell<bool>>,
+    speaker: Token,
+}
+
+impl Dispatcher<Log> for Chair {
+    fn handle_read(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        let mut buf = [0u8; 16];
+        let n = cx.recv(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        self.turn.set(true);
+        if buf[..n].contains(&b'r') {
+            cx.refresh(self.speaker);
+            cx.state().push("floor given, refreshed");
+        } else {
+            cx.state().push("floor given");
+        }
+        Ok(())
+    }
+}
+
+fn a_writable_answer_that_changed_behind_the_loop_counts_only_after_refresh(kind: SelectorKind) {
+    let (speaker_peer, speaker_side) = tcp_pair();
+    let (mut chair_peer, chair_side) = tcp_pair();
+    let turn = Rc::new(Cell::new(false));
+    let mut event_loop = new_loop(kind);
+    let speaker = event_loop
+        .spawn(speaker_side, Speaker { turn: turn.clone() })
+        .unwrap();
+    event_loop
+        .spawn(
+            chair_side,
+            Chair {
+                turn: turn.clone(),
+                speaker,
+            },
+        )
+        .unwrap();
+    // The flag changes in the chair's callback, without a refresh: the loop keeps the
+    // speaker's old answer, and the speaker is not called.
+    chair_peer.write_all(b"x").unwrap();
+    run_until(&mut event_loop, |log| log.has("floor given"), LIMIT);
+    run_steps(&mut event_loop, 20);
+    assert!(turn.get(), "the flag is set");
+    assert!(
+        !event_loop.state().has("speaker write"),
+        "{:?}",
+        event_loop.state().events
+    );
+    // With the refresh, it is.
+    chair_peer.write_all(b"r").unwrap();
+    run_until(&mut event_loop, |log| log.has("speaker write"), LIMIT);
+    assert_eq!(recv_exact(&speaker_peer, 6), b"spoken");
+    run_steps(&mut event_loop, 5);
+    let log = event_loop.state();
+    assert_eq!(log.count("speaker write"), 1, "{:?}", log.events);
+    assert!(
+        log.position("floor given, refreshed") < log.position("speaker write"),
+        "{:?}",
+        log.events
+    );
+}
+
 per_kind! {
     steady_state_echo_makes_no_interest_changes,
     interest_changes_count_each_change_of_writable,
     five_hundred_concurrent_clients_each_get_their_echo,
+    a_writable_answer_that_changed_behind_the_loop_counts_only_after_refresh,
 }

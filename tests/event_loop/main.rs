@@ -13,10 +13,12 @@ mod close;
 mod connect;
 mod errors_and_panics;
 mod interest_and_load;
+mod opened;
 #[cfg(unix)]
 mod pipes_and_unix_sockets;
 mod read_write;
 mod running;
+mod send_buffer;
 mod timers;
 mod tokens;
 mod udp;

@@ -1,8 +1,10 @@
 //! Reading, writing and the peer's close: `handle_read`, `handle_write` while `writable()`
 //! says so, `handle_close` once, resets, `recv_append`, out-of-band data.
 
+use std::cell::Cell;
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
+use std::rc::Rc;
 use std::thread;
 use std::time::Duration;
 
@@ -389,6 +391,60 @@ fn out_of_band_data_calls_handle_expt(kind: SelectorKind) {
     assert_eq!(log.count_prefix("error"), 0, "{:?}", log.events);
 }
 
+/// Keeps the default `handle_read`; counts the loop's `readable()` questions (asked after
+/// every callback of the channel) and logs `handle_close`.
+struct DefaultReader {
+    asked: Rc<Cell<usize>>,
+}
+
+impl Dispatcher<Log> for DefaultReader {
+    fn readable(&self) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        true
+    }
+
+    fn handle_close(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        cx.state().push("close");
+        cx.close();
+        Ok(())
+    }
+}
+
+fn the_default_handle_read_drains_the_socket_and_end_of_file_still_reaches_handle_close(
+    kind: SelectorKind,
+) {
+    let (mut peer, local) = tcp_pair();
+    let asked = Rc::new(Cell::new(0));
+    let mut event_loop = new_loop(kind);
+    event_loop
+        .spawn(
+            local,
+            DefaultReader {
+                asked: asked.clone(),
+            },
+        )
+        .unwrap();
+    run_steps(&mut event_loop, 2);
+    let idle = asked.get();
+    peer.write_all(&pattern(1000, 2)).unwrap();
+    run_until_loop(&mut event_loop, |_| asked.get() > idle, LIMIT);
+    // The bytes were read and dropped: nothing is left to report. Data left unread keeps
+    // the socket readable, and the loop would call handle_read on every iteration.
+    let before = asked.get();
+    run_steps(&mut event_loop, 30);
+    let calls = asked.get() - before;
+    assert!(
+        calls <= 3,
+        "the channel was dispatched {calls} times in 30 iterations after one message"
+    );
+    assert_eq!(event_loop.len(), 1);
+    // More than one read's worth (64 KiB), then end of file: handle_close once.
+    peer.write_all(&pattern(200_000, 3)).unwrap();
+    drop(peer);
+    run_until_loop(&mut event_loop, |event_loop| event_loop.is_empty(), LIMIT);
+    assert_eq!(event_loop.state().events, ["close"]);
+}
+
 per_kind! {
     handle_read_receives_what_the_peer_sent,
     handle_write_is_called_while_writable_says_so_and_not_after,
@@ -399,6 +455,7 @@ per_kind! {
     reading_a_reset_connection_calls_handle_close_not_handle_error,
     a_handler_returning_a_disconnect_error_gets_handle_close_not_handle_error,
     a_handler_returning_would_block_is_ignored,
+    the_default_handle_read_drains_the_socket_and_end_of_file_still_reaches_handle_close,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     out_of_band_data_calls_handle_expt,
     send_vectored_sends_every_part_in_order_resuming_where_the_socket_stopped,

@@ -6,9 +6,9 @@ use std::thread;
 use std::time::Duration;
 
 use ioloop::selector::SelectorKind;
-use ioloop::{Dispatcher, TimerId};
+use ioloop::{Dispatcher, EventLoop, TimerId};
 
-use crate::common::event_loop::{Log, run_steps, run_until};
+use crate::common::event_loop::{Log, STEP, run_steps, run_until};
 use crate::common::kinds::per_kind;
 use crate::common::net::tcp_pair;
 use crate::common::{LIMIT, on_thread};
@@ -279,6 +279,110 @@ fn run_returns_when_no_channel_is_left(kind: SelectorKind) {
     assert_eq!(log.count("close"), 1);
 }
 
+/// Reads what is there and stops the loop.
+struct StopsOnRead;
+
+impl Dispatcher<Log> for StopsOnRead {
+    fn handle_read(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        let mut buf = [0u8; 64];
+        let n = cx.recv(&mut buf)?;
+        cx.state().data.extend_from_slice(&buf[..n]);
+        cx.stop();
+        Ok(())
+    }
+}
+
+/// Calls `run_once` (waits of at most `STEP`) until it reports a stop; fails after `limit`
+/// calls.
+fn run_once_until_stop_reported(event_loop: &mut EventLoop<Log>, limit: usize) {
+    for _ in 0..limit {
+        if event_loop.run_once(Some(STEP)).expect("run_once") {
+            return;
+        }
+    }
+    panic!("run_once reported no stop in {limit} calls ({event_loop:?})");
+}
+
+/// One `run_once` of at most 10 ms; whether it reported a stop.
+fn short_run_once(event_loop: &mut EventLoop<Log>) -> bool {
+    event_loop
+        .run_once(Some(Duration::from_millis(10)))
+        .expect("run_once")
+}
+
+fn run_once_reports_a_stop_asked_for_by_a_callback_and_consumes_it(kind: SelectorKind) {
+    let mut event_loop = new_loop(kind);
+    let (mut peer, local) = tcp_pair();
+    event_loop.spawn(local, StopsOnRead).unwrap();
+    run_steps(&mut event_loop, 2);
+    // Nothing asked for a stop yet: every call says so.
+    for _ in 0..3 {
+        assert!(!short_run_once(&mut event_loop));
+    }
+    peer.write_all(b"stop").unwrap();
+    run_once_until_stop_reported(&mut event_loop, 200);
+    assert_eq!(event_loop.state().data, b"stop");
+    // The request was consumed: the next call reports no stop.
+    assert!(!short_run_once(&mut event_loop));
+    assert_eq!(event_loop.len(), 1, "a stop closes nothing");
+}
+
+fn run_once_reports_a_stop_from_a_loop_handle_and_consumes_it(kind: SelectorKind) {
+    let mut event_loop = new_loop(kind);
+    let (_peer, local) = tcp_pair();
+    event_loop.spawn(local, Reader::default()).unwrap();
+    run_steps(&mut event_loop, 2);
+    event_loop.handle().stop();
+    // The stop wakes the wait: the first call reports it (a bounded wait, should it not).
+    assert!(event_loop.run_once(Some(LIMIT)).unwrap());
+    assert!(!short_run_once(&mut event_loop));
+    // A stop asked for from a closure sent to the loop, too.
+    event_loop
+        .handle()
+        .call_soon_threadsafe(|cx| cx.stop())
+        .unwrap();
+    assert!(event_loop.run_once(Some(LIMIT)).unwrap());
+    assert!(!short_run_once(&mut event_loop));
+}
+
+fn a_loop_handle_stop_before_run_makes_run_return_at_once(kind: SelectorKind) {
+    let (channels, after) = on_thread(move || {
+        let mut event_loop = new_loop(kind);
+        let (peer, local) = tcp_pair();
+        event_loop.spawn(local, Reader::default()).unwrap(); // an idle channel
+        event_loop.handle().stop();
+        // Without the early stop, run() would wait for the idle channel for ever (and
+        // on_thread fails the test after its limit).
+        event_loop.run().unwrap();
+        let channels = event_loop.len();
+        // The request was consumed by run(): nothing is left over.
+        let after = short_run_once(&mut event_loop);
+        drop(peer);
+        (channels, after)
+    });
+    assert_eq!(channels, 1, "stop() closes nothing");
+    assert!(!after, "the stop was reported twice");
+}
+
+fn a_loop_driven_by_run_once_sees_a_stop_from_another_thread(kind: SelectorKind) {
+    let (handle_tx, handle_rx) = mpsc::channel();
+    let loop_thread = thread::spawn(move || {
+        let mut event_loop = new_loop(kind);
+        let (peer, local) = tcp_pair();
+        event_loop.spawn(local, Reader::default()).unwrap(); // an idle channel
+        handle_tx.send(event_loop.handle()).unwrap();
+        // Bounded: LIMIT / STEP calls, then the test fails.
+        run_once_until_stop_reported(&mut event_loop, 200);
+        drop(peer);
+        event_loop.len()
+    });
+    let handle = handle_rx.recv_timeout(LIMIT).expect("the loop's handle");
+    thread::sleep(Duration::from_millis(100));
+    handle.stop();
+    let channels = loop_thread.join().expect("the loop thread");
+    assert_eq!(channels, 1, "stop() closes nothing");
+}
+
 per_kind! {
     stop_from_another_thread_ends_run,
     stop_from_a_callback_ends_run_after_that_iteration,
@@ -290,4 +394,8 @@ per_kind! {
     run_count_runs_at_most_n_iterations,
     run_count_returns_early_when_the_last_channel_closes,
     run_returns_when_no_channel_is_left,
+    run_once_reports_a_stop_asked_for_by_a_callback_and_consumes_it,
+    run_once_reports_a_stop_from_a_loop_handle_and_consumes_it,
+    a_loop_handle_stop_before_run_makes_run_return_at_once,
+    a_loop_driven_by_run_once_sees_a_stop_from_another_thread,
 }
