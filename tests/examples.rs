@@ -153,6 +153,34 @@ fn an_unavailable_selector_exits_2_naming_the_available_ones() {
     }
 }
 
+/// `--selector auto` (the default) takes the backend `IOLOOP_SELECTOR` names, as the
+/// library's default constructors do: an unavailable one there ends the example with
+/// status 2, naming the variable and the available kinds, and a server that honours the
+/// variable with an available kind starts and echoes.
+#[test]
+fn the_default_selector_honours_ioloop_selector() {
+    let missing = unavailable_kind();
+    for name in ["echo_server", "selector_callbacks"] {
+        let output = run_within(
+            Command::new(example_binary(name))
+                .args(["--addr", "127.0.0.1:0"])
+                .env(ioloop::selector::SELECTOR_ENV, missing.name()),
+            LIMIT,
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("IOLOOP_SELECTOR"), "{name}: {stderr}");
+        assert!(stderr.contains(missing.name()), "{name}: {stderr}");
+        for kind in SelectorKind::available() {
+            assert!(
+                stderr.contains(kind.name()),
+                "{name} does not name {kind}: {stderr}"
+            );
+        }
+        assert!(output.stdout.is_empty(), "{name} printed to stdout");
+    }
+}
+
 #[test]
 fn a_malformed_address_exits_2() {
     for name in ["echo_server", "selector_callbacks", "echo_client"] {
