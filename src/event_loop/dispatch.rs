@@ -70,22 +70,26 @@ impl<'a, S: 'static> Dispatch<'a, S> {
         if !self.is_open() {
             return;
         }
-        let outcome = {
-            let mut cx = Context::new(self.core, Some(&mut self.own));
-            let dispatcher = &mut *self.dispatcher;
-            panic::catch_unwind(AssertUnwindSafe(|| handler(dispatcher, &mut cx)))
-        };
-        match outcome {
+        match self.run(handler) {
             Ok(Ok(())) => {}
             Ok(Err(error)) => self.route_error(error),
-            Err(panic) => self.route_error(io::Error::other(format!(
-                "{what} panicked: {}",
-                panic_message(&*panic)
-            ))),
+            Err(panic) => self.route_error(panicked(what, &*panic)),
         }
         if self.own.disconnected {
             self.settle_close();
         }
+    }
+
+    /// Runs `f` on the dispatcher with this channel's `Context`, catching a panic: the one
+    /// way a handler of the running channel is called.
+    #[inline]
+    fn run<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn AnyDispatcher<S>, &mut Context<'_, S>) -> R,
+    ) -> std::thread::Result<R> {
+        let mut cx = Context::new(self.core, Some(&mut self.own));
+        let dispatcher = &mut *self.dispatcher;
+        panic::catch_unwind(AssertUnwindSafe(|| f(dispatcher, &mut cx)))
     }
 
     fn route_error(&mut self, error: io::Error) {
@@ -104,12 +108,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
         if !self.is_open() {
             return;
         }
-        let outcome = {
-            let mut cx = Context::new(self.core, Some(&mut self.own));
-            let dispatcher = &mut *self.dispatcher;
-            panic::catch_unwind(AssertUnwindSafe(|| dispatcher.handle_error(&mut cx, error)))
-        };
-        if let Err(panic) = outcome {
+        if let Err(panic) = self.run(|d, cx| d.handle_error(cx, error)) {
             report!(Error, target: "ioloop::event_loop",
                 "{:?}: handle_error panicked ({}); closing the channel",
                 self.own.token,
@@ -134,11 +133,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             return;
         }
         self.own.phase = Phase::Closing;
-        let outcome = {
-            let mut cx = Context::new(self.core, Some(&mut self.own));
-            let dispatcher = &mut *self.dispatcher;
-            panic::catch_unwind(AssertUnwindSafe(|| dispatcher.handle_close(&mut cx)))
-        };
+        let outcome = self.run(|d, cx| d.handle_close(cx));
         // What `handle_close` itself saw of the connection is old news.
         self.own.disconnected = false;
         match outcome {
@@ -146,10 +141,7 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             Ok(Err(error))
                 if is_disconnect(&error) || error.kind() == io::ErrorKind::WouldBlock => {}
             Ok(Err(error)) => self.report_error(error),
-            Err(panic) => self.report_error(io::Error::other(format!(
-                "handle_close panicked: {}",
-                panic_message(&*panic)
-            ))),
+            Err(panic) => self.report_error(panicked("handle_close", &*panic)),
         }
     }
 
@@ -262,4 +254,9 @@ pub(crate) fn job<S: 'static>(core: &mut Core<S>, job: Job<S>) {
     if panic::catch_unwind(AssertUnwindSafe(|| job(&mut cx))).is_err() {
         report!(Error, target: "ioloop::event_loop", "a call_soon_threadsafe closure panicked; the loop goes on");
     }
+}
+
+/// The error a caught panic of handler `what` is reported as.
+fn panicked(what: &str, panic: &(dyn std::any::Any + Send)) -> io::Error {
+    io::Error::other(format!("{what} panicked: {}", panic_message(panic)))
 }
