@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{SockAddr, Socket};
 
 use super::channel::{Channel, Phase, Running};
 use super::dispatcher::{AnyDispatcher, Dispatcher};
@@ -238,24 +238,14 @@ impl<S: 'static> Core<S> {
         dispatcher: D,
     ) -> io::Result<Token> {
         let mut addrs = VecDeque::from(addrs);
-        let mut last_error = None;
-        while let Some(addr) = addrs.pop_front() {
-            match start_tcp_connect(addr) {
-                Ok(socket) => {
-                    let token = self.spawn(IoSource::connection(socket), dispatcher, true)?;
-                    if !addrs.is_empty() {
-                        if let Some(channel) = self.channel_mut(token) {
-                            channel.fallbacks = Some(Box::new(addrs));
-                        }
-                    }
-                    return Ok(token);
-                }
-                Err(e) => last_error = Some(e),
+        let socket = connect_first(&mut addrs)?;
+        let token = self.spawn(IoSource::connection(socket), dispatcher, true)?;
+        if !addrs.is_empty() {
+            if let Some(channel) = self.channel_mut(token) {
+                channel.fallbacks = Some(Box::new(addrs));
             }
         }
-        Err(last_error.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
-        }))
+        Ok(token)
     }
 
     /// Starts a connection of a socket the caller made (bound, options set; any domain).
@@ -272,22 +262,18 @@ impl<S: 'static> Core<S> {
 
     /// After a failed connect: starts one to the channel's next address, in a new socket
     /// registered in place of `failed` (which is unregistered and closed). Returns the new
-    /// source, or `None` when no address is left (then `failed` is given back).
+    /// source, or `Err(failed)` when no address is left.
     pub(crate) fn connect_next(
         &mut self,
         token: Token,
         failed: IoSource,
     ) -> Result<IoSource, IoSource> {
         loop {
-            let next = self
+            let fallbacks = self
                 .channel_mut(token)
-                .and_then(|channel| channel.fallbacks.as_mut())
-                .and_then(|fallbacks| fallbacks.pop_front());
-            let Some(addr) = next else {
+                .and_then(|channel| channel.fallbacks.as_deref_mut());
+            let Some(Ok(socket)) = fallbacks.map(connect_first) else {
                 return Err(failed);
-            };
-            let Ok(socket) = start_tcp_connect(addr) else {
-                continue;
             };
             let io = IoSource::connection(socket);
             let interest = self.channels[token.slot].registered;
@@ -334,7 +320,7 @@ impl<S: 'static> Core<S> {
     }
 
     /// Unregisters a closed channel's source and drops it.
-    pub(crate) fn release(&mut self, token: Token, io: IoSource) {
+    fn release(&mut self, token: Token, io: IoSource) {
         if let Err(e) = self.selector.unregister(io.borrow()) {
             report!(Warn, target: "ioloop::event_loop", "{token:?}: unregister failed: {e}");
         }
@@ -484,12 +470,22 @@ fn deadline_after(delay: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
-/// A non-blocking TCP socket with a connect to `addr` under way.
-fn start_tcp_connect(addr: SocketAddr) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
-    start_connect(&socket, &addr.into())?;
-    Ok(socket)
+/// A non-blocking TCP socket with a connect under way to the first of `addrs` that the OS
+/// does not refuse at once; the addresses tried leave the front of `addrs`. The last
+/// refusal if none starts.
+fn connect_first(addrs: &mut VecDeque<SocketAddr>) -> io::Result<Socket> {
+    let mut last_error = None;
+    while let Some(addr) = addrs.pop_front() {
+        // A family the host lacks (no IPv6) fails at the socket: the next address may not.
+        let started = crate::net::create_tcp(&addr)
+            .and_then(|socket| start_connect(&socket, &addr.into()).map(|()| socket));
+        match started {
+            Ok(socket) => return Ok(socket),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")))
 }
 
 /// Starts a non-blocking connect; "under way" is success.
