@@ -228,7 +228,8 @@ pub mod net;
 pub mod selector;
 
 pub use event_loop::{
-    Context, Dispatcher, EventLoop, IoSource, LoopHandle, SendBuffer, TimerId, Token,
+    Context, Dispatcher, EventLoop, IoSource, LoopHandle, SendBuffer, TimeoutKind, Timeouts,
+    TimerId, Token,
 };
 /// The `socket2` crate this crate's signatures use (`Socket`, `SockAddr`, `Domain`, …):
 /// name it through this re-export, so that its version is always the one `ioloop` speaks.

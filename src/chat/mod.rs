@@ -15,6 +15,9 @@
 //! | `ac_in_buffer_size`, `ac_out_buffer_size` | [`ChatConfig::in_buffer_size`], [`ChatConfig::out_buffer_size`] |
 //! | (unbounded) | [`ChatConfig::max_message`]: a longer message is `InvalidData` → `handle_error` → that channel closes |
 //! | (unbounded) | [`ChatConfig::high_water`]: above it the channel stops reading until the peer drains its output |
+//! | (unbounded) | [`ChatConfig::max_output`]: a push past it is refused and the channel closed, so a member that never reads costs at most this |
+//! | (none) | [`ChatConfig::timeouts`]: idle, message (a slowloris defence), drain and connect limits, then [`ChatHandler::handle_timeout`] |
+//! | `close()` with unread input (the peer sees a reset) | [`ChatConfig::linger`]: `close_when_done` drains the peer's input before closing |
 //! | another session's `push` | [`cx.get_mut::<AsyncChat<Session>>(token)`](crate::Context::get_mut)`.push(…)` |
 //!
 //! Differences on purpose: no message is delivered after the channel closes (asynchat went
@@ -30,6 +33,7 @@ mod terminator;
 
 use std::fmt;
 use std::io::{self, IoSlice};
+use std::time::Duration;
 
 pub use framer::{Framer, Progress, prefix_at_end};
 pub use output::Outgoing;
@@ -38,7 +42,7 @@ pub use terminator::{ByteOrder, LengthPrefix, Terminator};
 
 use self::output::{MAX_SLICES, Next, OutputQueue};
 use crate::diagnostics::report;
-use crate::{Context, Dispatcher, TimerId};
+use crate::{Context, Dispatcher, TimeoutKind, Timeouts, TimerId};
 
 /// Buffer sizes and limits of a chat channel: asynchat's `ac_in_buffer_size` and
 /// `ac_out_buffer_size` class attributes, and the limits asynchat lacked.
@@ -75,6 +79,22 @@ pub struct ChatConfig {
     /// Queued output above which the channel stops reading, so a peer that never reads
     /// cannot make the process buffer without bound. Default 1 MiB.
     pub high_water: usize,
+    /// The most output one channel may hold queued, whoever pushes it. A push that would
+    /// go past it is refused (an `OutOfMemory` error to the pusher), the channel's queue is
+    /// dropped, and the channel is closed through its `handle_error`: a chat member who
+    /// never reads costs at most this, not the room's whole traffic. (`high_water` only
+    /// stops a channel's own reading.) Default 16 MiB; send larger replies with a
+    /// [`Producer`], which is asked only as the socket takes data.
+    pub max_output: usize,
+    /// The channel's deadlines, set when it opens (see [`Timeouts`]): the message clock
+    /// runs from the first byte of a message to its terminator, so a peer trickling a line
+    /// one byte at a time is closed when it expires. Default: none.
+    pub timeouts: Timeouts,
+    /// When set, [`close_when_done`](ChatChannel::close_when_done) closes lingering (see
+    /// [`Context::close_lingering`]): after the last byte is sent, the loop drains what the
+    /// peer still sends, for this long at most, so that an error reply sent to a peer in
+    /// mid-upload is read rather than lost to a reset. Default: none (close at once).
+    pub linger: Option<Duration>,
 }
 
 impl Default for ChatConfig {
@@ -84,6 +104,9 @@ impl Default for ChatConfig {
             out_buffer_size: 64 * 1024,
             max_message: 1024 * 1024,
             high_water: 1024 * 1024,
+            max_output: 16 * 1024 * 1024,
+            timeouts: Timeouts::NONE,
+            linger: None,
         }
     }
 }
@@ -135,6 +158,9 @@ pub struct ChatChannel {
     config: ChatConfig,
     /// The chat closed itself (after `close_when_done`, or `close`).
     closed: bool,
+    /// A push went past `max_output`: the channel is to close through `handle_error`
+    /// (not yet told).
+    overflowed: bool,
 }
 
 impl ChatChannel {
@@ -147,6 +173,7 @@ impl ChatChannel {
             output: OutputQueue::default(),
             config,
             closed: false,
+            overflowed: false,
         }
     }
 
@@ -159,7 +186,10 @@ impl ChatChannel {
     /// # Errors
     ///
     /// `NotConnected` after [`close_when_done`](Self::close_when_done) (the data could
-    /// never be sent).
+    /// never be sent). `OutOfMemory` if the queue would go past
+    /// [`ChatConfig::max_output`]: the channel's queued output is dropped and the channel
+    /// closes through its `handle_error` (a broadcast should log this and go on to the next
+    /// member, not return it with `?`, which would close the pusher's own channel too).
     ///
     /// # Examples
     ///
@@ -180,8 +210,40 @@ impl ChatChannel {
     /// ```
     pub fn push<'a>(&mut self, data: impl Into<Outgoing<'a>>) -> io::Result<()> {
         self.check_open()?;
-        self.output.push(data.into());
+        let data = data.into();
+        if self.output.queued() + data.len() > self.config.max_output {
+            return Err(self.overflow());
+        }
+        self.output.push(data);
         Ok(())
+    }
+
+    /// A push went past `max_output`: drop the queue now (the memory is what the limit is
+    /// for), refuse further pushes, and have the channel closed through `handle_error`.
+    #[cold]
+    fn overflow(&mut self) -> io::Error {
+        self.output.discard();
+        self.closed = true;
+        self.overflowed = true;
+        self.overflow_error()
+    }
+
+    fn overflow_error(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "output over {} bytes queued (max_output): the peer is not reading",
+                self.config.max_output
+            ),
+        )
+    }
+
+    /// The overflow not yet reported to the loop, once.
+    fn take_overflow(&mut self) -> Option<io::Error> {
+        if !std::mem::take(&mut self.overflowed) {
+            return None;
+        }
+        Some(self.overflow_error())
     }
 
     /// Queues a producer, asked for data only when the socket can take it (Python's
@@ -644,6 +706,67 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     ) -> io::Result<()> {
         Ok(())
     }
+
+    /// One of [`ChatConfig::timeouts`] expired. The default closes the channel at once
+    /// (logged at debug level); an expired connect is a `TimedOut` error for
+    /// [`handle_error`](Self::handle_error). Override it to push a last word and
+    /// [`close_when_done`](ChatChannel::close_when_done) instead. If the channel stays open
+    /// (neither closes it), that limit's clock starts again.
+    ///
+    /// # Examples
+    ///
+    /// A line protocol that answers a client slower than 100 ms per line, then hangs up:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::time::Duration;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler};
+    /// use ioloop::{Context, EventLoop, TimeoutKind, Timeouts};
+    ///
+    /// struct Session;
+    ///
+    /// impl ChatHandler for Session {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+    ///         chat.push([b"250 ", line, b"\r\n"].concat())
+    ///     }
+    ///
+    ///     fn handle_timeout(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, timeout: TimeoutKind) -> io::Result<()> {
+    ///         chat.push(format!("421 {timeout}\r\n"))?;
+    ///         chat.close_when_done();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let config = ChatConfig {
+    ///     timeouts: Timeouts { message: Some(Duration::from_millis(100)), ..Timeouts::NONE },
+    ///     ..ChatConfig::default()
+    /// };
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::with_config(Session, b"\r\n", config))?;
+    /// peer.write_all(b"NOOP\r\nNO")?; // `peer`: a line and a half, then silence
+    /// # event_loop.schedule(Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// let mut replies = String::new();
+    /// peer.read_to_string(&mut replies)?;
+    /// assert_eq!(replies, "250 NOOP\r\n421 message timeout\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    fn handle_timeout(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, S>,
+        timeout: TimeoutKind,
+    ) -> io::Result<()> {
+        if timeout == TimeoutKind::Connect {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+        }
+        log::debug!(target: "ioloop::chat", "{:?}: {timeout}; closing the channel", cx.label());
+        cx.close();
+        Ok(())
+    }
 }
 
 /// asynchat's `async_chat`: a [`Dispatcher`] that frames input with a [`Terminator`] and
@@ -843,13 +966,21 @@ impl<H> AsyncChat<H> {
     /// (at most `out_buffer_size` bytes per send); closes once a `close_when_done` mark is
     /// reached.
     fn initiate_send<S: 'static>(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        if let Some(overflow) = self.channel.take_overflow() {
+            // A push of this channel's own callbacks went past max_output, and the handler
+            // did not pass the error on: the channel closes all the same.
+            return Err(overflow);
+        }
         let limit = self.channel.config.out_buffer_size.max(1);
         loop {
             match self.channel.output.next() {
                 Next::Idle => return Ok(()),
                 Next::Close => {
                     self.channel.closed = true;
-                    cx.close();
+                    match self.channel.config.linger {
+                        Some(limit) => cx.close_lingering(limit),
+                        None => cx.close(),
+                    }
                     return Ok(());
                 }
                 Next::Send => {}
@@ -958,6 +1089,9 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
             }
             self.deliver(cx)?;
         }
+        // The message clock (ChatConfig::timeouts) runs while part of a message is held.
+        let pending = self.channel.framer.buffered() > 0 || !self.channel.message.is_empty();
+        cx.set_message_pending(pending);
         self.channel.release_if_idle();
         self.initiate_send(cx)
     }
@@ -967,6 +1101,9 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     }
 
     fn handle_opened(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        if !self.channel.config.timeouts.is_none() {
+            cx.set_timeouts(self.channel.config.timeouts);
+        }
         self.handler.handle_opened(&mut self.channel, cx)?;
         if cx.is_connecting() {
             return Ok(()); // sent once the connection is up
@@ -987,6 +1124,17 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     fn handle_timer(&mut self, cx: &mut Context<'_, S>, timer: TimerId) -> io::Result<()> {
         self.handler.handle_timer(&mut self.channel, cx, timer)?;
         self.initiate_send(cx)
+    }
+
+    fn handle_timeout(&mut self, cx: &mut Context<'_, S>, timeout: TimeoutKind) -> io::Result<()> {
+        self.handler
+            .handle_timeout(&mut self.channel, cx, timeout)?;
+        self.initiate_send(cx)
+    }
+
+    /// A push from another channel went past `max_output`: this channel's `handle_error`.
+    fn take_error(&mut self) -> Option<io::Error> {
+        self.channel.take_overflow()
     }
 
     fn handle_error(&mut self, cx: &mut Context<'_, S>, error: io::Error) {

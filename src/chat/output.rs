@@ -47,6 +47,17 @@ pub enum Outgoing<'a> {
     Borrowed(&'a [u8]),
 }
 
+impl Outgoing<'_> {
+    /// How many bytes this is.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Outgoing::Owned(data) => data.len(),
+            Outgoing::Shared(data) => data.len(),
+            Outgoing::Borrowed(data) => data.len(),
+        }
+    }
+}
+
 impl fmt::Debug for Outgoing<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, len) = match self {

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 
+use super::deadlines::Clocks;
 use super::dispatcher::AnyDispatcher;
 use super::io_source::IoSource;
 use super::token::Token;
@@ -26,6 +27,10 @@ pub(crate) enum Phase {
     /// A listener resting after the process ran out of descriptors: watched for nothing
     /// until its resume timer fires.
     Paused,
+    /// Closed for the program ([`Context::close_lingering`](super::Context::close_lingering)):
+    /// this side has shut down writing, and the loop reads and discards what the peer still
+    /// sends until its end of file or the linger deadline, then closes. No handler runs.
+    Lingering,
 }
 
 impl Phase {
@@ -62,6 +67,7 @@ impl Phase {
             }
             Phase::Listening => Interest::new(dispatcher.readable(), false),
             Phase::Paused => Interest::NONE,
+            Phase::Lingering => Interest::READ,
         }));
         asked.ok()
     }
@@ -87,6 +93,8 @@ pub(crate) struct Channel<S> {
     /// While connecting: the addresses to try next if this attempt fails.
     #[allow(clippy::box_collection)] // one word in every channel, not four
     pub(crate) fallbacks: Option<Box<VecDeque<SocketAddr>>>,
+    /// The channel's deadlines, while it has any (or lingers).
+    pub(crate) clocks: Option<Box<Clocks>>,
 }
 
 impl<S> Channel<S> {
@@ -109,16 +117,25 @@ pub(crate) struct Running {
     pub(crate) disconnected: bool,
     /// The channel's one warning was given.
     pub(crate) warned: bool,
+    /// The channel's deadlines, lent with it.
+    pub(crate) clocks: Option<Box<Clocks>>,
 }
 
 impl Running {
-    pub(crate) fn new(token: Token, io: Option<IoSource>, phase: Phase, warned: bool) -> Running {
+    pub(crate) fn new(
+        token: Token,
+        io: Option<IoSource>,
+        phase: Phase,
+        warned: bool,
+        clocks: Option<Box<Clocks>>,
+    ) -> Running {
         Running {
             token,
             io,
             phase,
             disconnected: false,
             warned,
+            clocks,
         }
     }
 }

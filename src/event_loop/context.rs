@@ -95,6 +95,13 @@ impl<'a, S: 'static> Context<'a, S> {
         Context { core, own }
     }
 
+    /// The loop and the running channel, for the loop's other modules that add methods to
+    /// `Context` (the deadlines).
+    #[inline]
+    pub(super) fn split(&mut self) -> (&mut Core<S>, Option<&mut Running>) {
+        (self.core, self.own.as_deref_mut())
+    }
+
     /// This channel's token; `None` in a loop-level context (a
     /// [`LoopHandle::call_soon_threadsafe`] closure or a [`schedule`](Self::schedule)d job),
     /// which serves no channel.

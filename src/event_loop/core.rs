@@ -23,6 +23,7 @@ use slab::Slab;
 use socket2::{SockAddr, Socket};
 
 use super::channel::{Channel, Phase, Running};
+use super::deadlines::{Clocks, Timeouts};
 use super::dispatcher::{AnyDispatcher, Dispatcher};
 use super::handle::Shared;
 use super::io_source::IoSource;
@@ -54,6 +55,12 @@ pub(crate) struct Core<S> {
     /// What [`Context::recv_scratch`](super::Context::recv_scratch) reads into: one buffer
     /// for all channels.
     scratch: Vec<u8>,
+    /// The clock, read at most once per iteration for the channels' deadlines (see
+    /// [`Core::now`]); cleared at each wait.
+    now: Option<Instant>,
+    /// Errors dispatchers reported outside their callbacks (`Dispatcher::take_error`),
+    /// found at an interest refresh: each goes to its channel's `handle_error`.
+    failed: Vec<(Token, io::Error)>,
 }
 
 impl<S: 'static> Core<S> {
@@ -70,6 +77,8 @@ impl<S: 'static> Core<S> {
             next_generation: 0,
             modify_calls: 0,
             scratch: Vec::new(),
+            now: None,
+            failed: Vec::new(),
         }
     }
 
@@ -133,7 +142,15 @@ impl<S: 'static> Core<S> {
         events: &mut Events,
         timeout: Option<Duration>,
     ) -> io::Result<()> {
+        self.now = None;
         self.selector.select(events, timeout)
+    }
+
+    /// The time for the channels' deadline clocks: read once per iteration (the first time
+    /// it is asked for after the wait), so noting activity costs no system call per event.
+    #[inline]
+    pub(crate) fn now(&mut self) -> Instant {
+        *self.now.get_or_insert_with(Instant::now)
     }
 
     /// Adds a timer due after `delay` (never earlier), repeating every `every` if given.
@@ -225,6 +242,7 @@ impl<S: 'static> Core<S> {
             dirty: false,
             warned: false,
             fallbacks: None,
+            clocks: None,
         });
         self.opening.push_back(token);
         Ok(token)
@@ -305,10 +323,18 @@ impl<S: 'static> Core<S> {
             return false;
         }
         let channel = self.channels.remove(token.slot);
+        self.stop_clocks(channel.clocks);
         if let Some(io) = channel.io {
             self.release(token, io);
         }
         true
+    }
+
+    /// Cancels a closed channel's deadline timer, so that it does not linger in the queue.
+    fn stop_clocks(&mut self, clocks: Option<Box<Clocks>>) {
+        if let Some(timer) = clocks.and_then(|clocks| clocks.timer) {
+            self.timers.cancel(timer.0);
+        }
     }
 
     /// Closes the lent (running) channel now, idempotent: its source is unregistered and
@@ -371,9 +397,16 @@ impl<S: 'static> Core<S> {
                 continue;
             };
             channel.dirty = false;
-            if channel.is_idle() {
-                self.update_interest(token); // a running one is asked when it returns
+            if !channel.is_idle() {
+                continue; // a running one is asked when it returns
             }
+            // Reached from elsewhere (`get_mut`), the dispatcher may have met an error it
+            // could not act on then: its channel's `handle_error` gets it now.
+            let noticed = channel.dispatcher.as_mut().and_then(|d| d.take_error());
+            if let Some(error) = noticed {
+                self.failed.push((token, error));
+            }
+            self.update_interest(token);
         }
     }
 
@@ -397,6 +430,13 @@ impl<S: 'static> Core<S> {
             return self.close_after_refusal(token, e);
         }
         channel.registered = interest;
+        if let Some(clocks) = channel.clocks.as_deref_mut() {
+            // The drain clock runs while the channel wants to write (a connect's wish to
+            // write is the connect's own clock).
+            let wants_write = interest.is_writable() && channel.phase != Phase::Connecting;
+            let now = *self.now.get_or_insert_with(Instant::now);
+            clocks.note_wants_write(wants_write, now);
+        }
     }
 
     #[cold]
@@ -409,7 +449,8 @@ impl<S: 'static> Core<S> {
     fn close_after_refusal(&mut self, token: Token, error: io::Error) {
         report!(Error, target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({error}); closing the channel");
         // The selector dropped the registration already: close without it.
-        self.channels.remove(token.slot);
+        let channel = self.channels.remove(token.slot);
+        self.stop_clocks(channel.clocks);
     }
 
     /// Lends an idle channel to its callbacks: its dispatcher and source leave the slot.
@@ -417,7 +458,13 @@ impl<S: 'static> Core<S> {
     pub(crate) fn lend(&mut self, token: Token) -> Option<(Box<dyn AnyDispatcher<S>>, Running)> {
         let channel = self.channel_mut(token)?;
         let dispatcher = channel.dispatcher.take()?;
-        let running = Running::new(token, channel.io.take(), channel.phase, channel.warned);
+        let running = Running::new(
+            token,
+            channel.io.take(),
+            channel.phase,
+            channel.warned,
+            channel.clocks.take(),
+        );
         Some((dispatcher, running))
     }
 
@@ -430,18 +477,90 @@ impl<S: 'static> Core<S> {
             io,
             phase,
             warned,
+            clocks,
             ..
         } = running;
         let Some(io) = io else {
             self.channels.remove(token.slot);
+            self.stop_clocks(clocks);
             return; // the dispatcher is dropped here
         };
         let channel = &mut self.channels[token.slot];
         channel.phase = phase;
         channel.warned = warned;
+        channel.clocks = clocks;
         channel.io = Some(io);
         channel.dispatcher = Some(dispatcher);
         self.update_interest(token);
+    }
+
+    /// The next error found by [`Core::refresh_interest`] for a channel's `handle_error`.
+    #[inline]
+    pub(crate) fn next_failure(&mut self) -> Option<(Token, io::Error)> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        self.failed.pop()
+    }
+
+    /// The deadlines of an idle channel; `false` if `token` names none.
+    pub(crate) fn set_timeouts_of(&mut self, token: Token, limits: Timeouts) -> bool {
+        let Some(channel) = self.channel_mut(token).filter(|channel| channel.is_idle()) else {
+            return false;
+        };
+        let connecting = channel.phase == Phase::Connecting;
+        let wants_write = channel.registered.is_writable() && !connecting;
+        let mut clocks = channel.clocks.take();
+        self.set_timeouts(&mut clocks, token, limits, connecting, wants_write);
+        self.channels[token.slot].clocks = clocks;
+        true
+    }
+
+    /// Sets the deadlines kept in `clocks` (a channel's, idle or lent) and arms its timer.
+    pub(crate) fn set_timeouts(
+        &mut self,
+        clocks: &mut Option<Box<Clocks>>,
+        token: Token,
+        limits: Timeouts,
+        connecting: bool,
+        wants_write: bool,
+    ) {
+        let now = self.now();
+        if limits.is_none() && clocks.is_none() {
+            return;
+        }
+        let kept = clocks.get_or_insert_with(|| Box::new(Clocks::new(now)));
+        kept.set_limits(limits, now, connecting, wants_write);
+        self.arm_deadline(clocks, token);
+    }
+
+    /// Arms (or moves, or cancels) the deadline timer of a channel's `clocks` for their next
+    /// check; drops clocks that watch nothing any more.
+    pub(crate) fn arm_deadline(&mut self, clocks: &mut Option<Box<Clocks>>, token: Token) {
+        let Some(kept) = clocks.as_deref_mut() else {
+            return;
+        };
+        let next = kept.next_check(Instant::now());
+        match (next, kept.timer) {
+            (None, _) => {
+                if let Some((timer, _)) = kept.timer.take() {
+                    self.timers.cancel(timer);
+                }
+                if kept.is_unused() {
+                    *clocks = None;
+                }
+            }
+            // Armed no later than needed: a clock's deadline is checked when it fires.
+            (Some(next), Some((_, armed))) if armed <= next => {}
+            (Some(next), Some((timer, _))) => {
+                self.timers.reschedule(timer, next);
+                kept.timer = Some((timer, next));
+            }
+            (Some(next), None) => {
+                let timer = self.timers.insert(next, token, None, TimerAction::Deadline);
+                kept.timer = Some((timer, next));
+            }
+        }
     }
 
     /// Drops the addresses a connected channel no longer needs.

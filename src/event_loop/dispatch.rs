@@ -179,9 +179,35 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             return false;
         }
         self.own.phase = Phase::Open;
+        if let Some(clocks) = self.own.clocks.as_deref_mut() {
+            clocks.note_connected();
+        }
         self.core.forget_fallbacks(self.own.token);
         self.call("handle_connect", |d, cx| d.handle_connect(cx));
         self.is_open()
+    }
+
+    /// A lingering channel is readable: discard what the peer sent; close at its end of
+    /// file or error. A bounded amount per event, so a peer that floods cannot hold the
+    /// loop (its deadline ends it).
+    fn linger(&mut self) {
+        const READS_PER_EVENT: usize = 16;
+        for _ in 0..READS_PER_EVENT {
+            let mut cx = Context::new(self.core, Some(&mut self.own));
+            let peer_done = match cx.recv_scratch(64 * 1024).map(|data| data.len()) {
+                Ok(0) => true, // end of file, or a reset
+                Ok(_) => self.own.disconnected,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return, // wait for more
+                Err(_) => true, // the connection failed: nothing more to wait for
+            };
+            if peer_done {
+                self.own.disconnected = false;
+                self.core.close_lent(&mut self.own);
+                return;
+            }
+        }
+        // Still sending after a burst of reads: the rest waits for the next event, and the
+        // linger deadline bounds the whole.
     }
 }
 
@@ -191,7 +217,16 @@ pub(crate) fn event<S: 'static>(core: &mut Core<S>, event: Event) {
     let Some(mut turn) = Dispatch::begin(core, Token::from_key(event.key())) else {
         return; // closed earlier in this batch, or stale
     };
-    if turn.own.phase == Phase::Connecting && !turn.complete_connect() {
+    if let Some(clocks) = turn.own.clocks.as_deref_mut() {
+        clocks.note_event(turn.core.now(), event.is_writable());
+    }
+    let phase = turn.own.phase;
+    if phase == Phase::Connecting && !turn.complete_connect() {
+        turn.end();
+        return;
+    }
+    if phase == Phase::Lingering {
+        turn.linger();
         turn.end();
         return;
     }
@@ -210,6 +245,44 @@ pub(crate) fn event<S: 'static>(core: &mut Core<S>, event: Event) {
         turn.call("handle_write", |d, cx| d.handle_write(cx));
     }
     turn.end();
+}
+
+/// A channel's deadline timer: `handle_timeout` for the first expired limit, if any, then
+/// the timer is armed for the next check. A lingering close past its deadline ends here.
+pub(crate) fn deadline<S: 'static>(core: &mut Core<S>, token: Token) {
+    let Some(mut turn) = Dispatch::begin(core, token) else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    let Some(clocks) = turn.own.clocks.as_deref_mut() else {
+        turn.end();
+        return;
+    };
+    clocks.timer = None; // it fired
+    if turn.own.phase == Phase::Lingering {
+        if clocks.linger_until.is_some_and(|until| until <= now) {
+            log::debug!(target: "ioloop::event_loop", "{:?}: lingering close timed out", turn.own.token);
+            turn.core.close_lent(&mut turn.own);
+        }
+    } else if let Some(which) = clocks.expired(now) {
+        // Started again first: a handler that keeps the channel open gets a full period
+        // before it hears of this limit again, not a call per iteration.
+        clocks.restart(which, now);
+        turn.call("handle_timeout", |d, cx| d.handle_timeout(cx, which));
+    }
+    if turn.is_open() {
+        turn.core.arm_deadline(&mut turn.own.clocks, token);
+    }
+    turn.end();
+}
+
+/// An error a dispatcher reported outside its callbacks (`Dispatcher::take_error`): its
+/// `handle_error`.
+pub(crate) fn failure<S: 'static>(core: &mut Core<S>, token: Token, error: io::Error) {
+    if let Some(mut turn) = Dispatch::begin(core, token) {
+        turn.report_error(error);
+        turn.end();
+    }
 }
 
 /// A channel that joined the loop: its `handle_opened`.

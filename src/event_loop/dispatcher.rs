@@ -6,7 +6,7 @@ use std::io;
 use socket2::{SockAddr, Socket};
 
 use crate::diagnostics::report;
-use crate::{Context, TimerId};
+use crate::{Context, TimeoutKind, TimerId};
 
 /// A channel's behaviour: asyncore's `dispatcher` callbacks, which the
 /// [`EventLoop`](crate::EventLoop) calls when the channel's socket is ready, with asyncore's
@@ -538,6 +538,125 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     fn handle_timer(&mut self, cx: &mut Context<'_, S>, timer: TimerId) -> io::Result<()> {
         log::debug!(target: "ioloop::dispatcher", "{:?}: unhandled timer {timer:?}", cx.label());
         Ok(())
+    }
+
+    /// One of the channel's [`Timeouts`](crate::Timeouts) expired (set with
+    /// [`Context::set_timeouts`]). The default closes the channel (logged at debug level);
+    /// an expired connect is instead a `TimedOut` error for
+    /// [`handle_error`](Self::handle_error), as a refused one is.
+    ///
+    /// Override it to say a last word first. If the channel stays open, that limit's clock
+    /// starts again: the handler hears of it again after another full period.
+    ///
+    /// # Examples
+    ///
+    /// A session that tells an idle client why it is dropped:
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, TimeoutKind, Timeouts};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.set_timeouts(Timeouts { idle: Some(Duration::from_millis(50)), ..Timeouts::NONE });
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_timeout(&mut self, cx: &mut Context<'_>, timeout: TimeoutKind) -> io::Result<()> {
+    ///         cx.send(format!("421 {timeout}, closing\r\n").as_bytes())?;
+    ///         cx.close();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Session)?; // `client`: a peer that says nothing
+    /// # event_loop.schedule(Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?;
+    /// assert_eq!(reply, "421 idle timeout, closing\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    fn handle_timeout(&mut self, cx: &mut Context<'_, S>, timeout: TimeoutKind) -> io::Result<()> {
+        if timeout == TimeoutKind::Connect {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+        }
+        log::debug!(target: "ioloop::dispatcher", "{:?}: {timeout}; closing the channel", cx.label());
+        cx.close();
+        Ok(())
+    }
+
+    /// An error the dispatcher met outside its callbacks, while another channel reached it
+    /// with [`Context::get_mut`] (a push to a member whose output is full, say), to be
+    /// routed to [`handle_error`](Self::handle_error) now. The loop asks after such a
+    /// reach, before its next wait; the default has none.
+    ///
+    /// # Examples
+    ///
+    /// A mailbox that refuses mail past a limit, and whose owner's channel closes when that
+    /// happens:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// #[derive(Default)]
+    /// struct Mailbox {
+    ///     mail: Vec<String>,
+    ///     refused: Option<io::Error>,
+    /// }
+    ///
+    /// impl Mailbox {
+    ///     fn deliver(&mut self, letter: &str) {
+    ///         if self.mail.len() == 2 {
+    ///             self.refused = Some(io::Error::other("mailbox full"));
+    ///         } else {
+    ///             self.mail.push(letter.to_string());
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// impl Dispatcher<Vec<String>> for Mailbox {
+    ///     fn take_error(&mut self) -> Option<io::Error> {
+    ///         self.refused.take()
+    ///     }
+    ///
+    ///     fn handle_error(&mut self, cx: &mut Context<'_, Vec<String>>, error: io::Error) {
+    ///         cx.state().push(error.to_string());
+    ///         cx.close();
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// # let (_client, conn) = pair()?;
+    /// let owner = event_loop.spawn(conn, Mailbox::default())?;
+    /// for letter in ["a", "b", "c"] {
+    ///     event_loop.get_mut::<Mailbox>(owner).unwrap().deliver(letter);
+    /// }
+    /// # event_loop.schedule(Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?; // the owner's channel hears of it and closes
+    /// assert_eq!(event_loop.state(), &["mailbox full"]);
+    /// # io::Result::Ok(())
+    /// ```
+    fn take_error(&mut self) -> Option<io::Error> {
+        None
     }
 
     /// A handler returned an error (or panicked). Default: log it with `log::error!` and

@@ -7,6 +7,7 @@
 mod channel;
 mod context;
 mod core;
+mod deadlines;
 mod dispatch;
 mod dispatcher;
 mod handle;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use context::Context;
+pub use deadlines::{TimeoutKind, Timeouts};
 pub use dispatcher::Dispatcher;
 pub use handle::LoopHandle;
 pub use io_source::IoSource;
@@ -594,6 +596,45 @@ impl<S: 'static> EventLoop<S> {
         self.core.get_mut(token)
     }
 
+    /// Sets the [`Timeouts`] of a channel (replacing any it had); returns whether `token`
+    /// names an open channel. A connect's limit is counted from this call, so set it right
+    /// after [`connect`](Self::connect).
+    ///
+    /// # Examples
+    ///
+    /// A connect to an address that never answers gives up after 100 ms:
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, Timeouts};
+    ///
+    /// struct Client;
+    ///
+    /// impl Dispatcher<Option<io::ErrorKind>> for Client {
+    ///     fn handle_error(&mut self, cx: &mut Context<'_, Option<io::ErrorKind>>, error: io::Error) {
+    ///         *cx.state() = Some(error.kind());
+    ///         cx.close();
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::with_state(None)?;
+    /// // 10.255.255.1: a private address that nothing here routes (its connect hangs).
+    /// # let connected = (|| -> io::Result<()> {
+    /// let token = event_loop.connect("10.255.255.1:9", Client)?;
+    /// event_loop.set_timeouts(token, Timeouts { connect: Some(Duration::from_millis(100)), ..Timeouts::NONE });
+    /// # event_loop.schedule(Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?;
+    /// # Ok(()) })();
+    /// # if connected.is_ok() && event_loop.state().is_some() {
+    /// assert_eq!(*event_loop.state(), Some(io::ErrorKind::TimedOut));
+    /// # }
+    /// # io::Result::Ok(())
+    /// ```
+    pub fn set_timeouts(&mut self, token: Token, timeouts: Timeouts) -> bool {
+        self.core.set_timeouts_of(token, timeouts)
+    }
+
     /// Closes a channel; returns whether it was open. Its socket is unregistered and
     /// closed; its token goes stale (see [`Token`]).
     ///
@@ -916,6 +957,9 @@ impl<S: 'static> EventLoop<S> {
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let opened = self.open_new_channels();
         self.core.refresh_interest();
+        while let Some((token, error)) = self.core.next_failure() {
+            dispatch::failure(&mut self.core, token, error);
+        }
         // A hook that just ran may have closed its channel or asked to stop: no blocking
         // wait before `run` has seen that.
         let wait = if opened {
@@ -970,6 +1014,7 @@ impl<S: 'static> EventLoop<S> {
             self.open_new_channels();
             match due {
                 Due::ResumeAccept(token) => self.core.resume_accepting(token),
+                Due::Deadline(token) => dispatch::deadline(&mut self.core, token),
                 Due::Dispatch(id, token) => {
                     if !dispatch::timer(&mut self.core, token, id) {
                         self.core.cancel_timer(id); // a repeating timer of a closed channel

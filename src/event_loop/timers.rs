@@ -59,6 +59,8 @@ pub(crate) enum TimerAction<S> {
     Dispatch,
     /// Lets a listener paused after `EMFILE` accept again.
     ResumeAccept,
+    /// Checks the channel's deadlines (see `deadlines.rs`).
+    Deadline,
     /// Runs a closure; `None` while it runs.
     Call(Option<TimerFn<S>>),
 }
@@ -67,6 +69,7 @@ pub(crate) enum TimerAction<S> {
 pub(crate) enum Due<S> {
     Dispatch(TimerId, Token),
     ResumeAccept(Token),
+    Deadline(Token),
     /// Give a repeating closure back with [`Timers::restore`] after running it.
     Call(TimerId, TimerFn<S>),
 }
@@ -197,6 +200,7 @@ impl<S> Timers<S> {
             return Some(match timer.action {
                 TimerAction::Dispatch => Due::Dispatch(id, timer.token),
                 TimerAction::ResumeAccept => Due::ResumeAccept(timer.token),
+                TimerAction::Deadline => Due::Deadline(timer.token),
                 TimerAction::Call(call) => Due::Call(id, call?),
             });
         };
@@ -206,6 +210,7 @@ impl<S> Timers<S> {
         let due = match &mut timer.action {
             TimerAction::Dispatch => Due::Dispatch(id, token),
             TimerAction::ResumeAccept => Due::ResumeAccept(token),
+            TimerAction::Deadline => Due::Deadline(token),
             TimerAction::Call(call) => Due::Call(id, call.take()?),
         };
         let next = timer.deadline;
@@ -254,7 +259,7 @@ mod tests {
     fn due_id(due: Option<Due<()>>) -> Option<TimerId> {
         match due? {
             Due::Dispatch(id, _) | Due::Call(id, _) => Some(id),
-            Due::ResumeAccept(_) => None,
+            Due::ResumeAccept(_) | Due::Deadline(_) => None,
         }
     }
 

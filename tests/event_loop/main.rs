@@ -11,6 +11,7 @@ mod dispatchers;
 mod accept;
 mod close;
 mod connect;
+mod deadlines;
 mod errors_and_panics;
 mod interest_and_load;
 mod opened;
