@@ -19,6 +19,10 @@
 //! `--writes W`, `--chain all,active`, `--backends polling,epoll,poll,select`, `--secs F`
 //! per size and backend, or `--rounds R` measured rounds after one warm-up).
 //!
+//! `DISPATCH_TIMEOUTS=1` gives every channel loop-owned deadlines (idle 60 s, message 10 s,
+//! drain 30 s; none expires), and each read reports the message state as the chat layer
+//! does: the cost of deadlines per event, against a run without.
+//!
 //! Unix: `UnixStream::pair`, with RLIMIT_NOFILE raised to its hard limit; a size the hard
 //! limit cannot hold is skipped (and the largest size that fits is measured instead).
 //! Windows: TCP pairs over 127.0.0.1, at most a few thousand.
@@ -27,7 +31,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use ioloop::selector::SelectorKind;
-use ioloop::{Context, Dispatcher, EventLoop};
+use ioloop::{Context, Dispatcher, EventLoop, Timeouts};
 
 #[cfg(unix)]
 type Stream = std::os::unix::net::UnixStream;
@@ -208,6 +212,7 @@ impl Dispatcher<State> for Reader {
         if cx.recv(&mut byte)? == 0 {
             return Ok(());
         }
+        cx.set_message_pending(false); // free without deadlines
         let state = cx.state();
         state.fired += 1;
         if state.writes_left > 0 {
@@ -245,11 +250,21 @@ impl IoloopBench {
                 unexpected: 0,
             },
         )?;
+        let timeouts = match std::env::var("DISPATCH_TIMEOUTS").as_deref() {
+            Ok("1") => Timeouts {
+                idle: Some(Duration::from_secs(60)),
+                message: Some(Duration::from_secs(10)),
+                drain: Some(Duration::from_secs(30)),
+                ..Timeouts::NONE
+            },
+            _ => Timeouts::NONE,
+        };
         for member in chain.members {
-            match member {
+            let token = match member {
                 Member::Reader(index, reader) => event_loop.spawn(reader, Reader { index })?,
                 Member::Idle(idle) => event_loop.spawn(idle, Quiet)?,
             };
+            event_loop.set_timeouts(token, timeouts);
         }
         // New channels get their handle_opened at the next iteration: part of the set-up,
         // not of the measured rounds.

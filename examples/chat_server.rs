@@ -17,6 +17,20 @@
 //! An abrupt disconnect announces the leave as `logout` does. A line over `--max-line`
 //! bytes (default 64 KiB) closes that session only (announcing its leave).
 //!
+//! # Timeouts and limits
+//!
+//! Each closes that session only, announcing its leave as an abrupt disconnect does:
+//!
+//! | option | default | what happens |
+//! |---|---|---|
+//! | `--max-line BYTES` | 65536 | a longer line closes the session |
+//! | `--line-timeout SECS` | 30 | a line must arrive whole this long after its first byte (a client trickling a line byte by byte is closed) |
+//! | `--idle-timeout SECS` | 600 | a session that sends nothing and reads nothing for this long is closed |
+//! | `--drain-timeout SECS` | 60 | a member that reads none of the room's traffic for this long is dropped |
+//! | `--max-output BYTES` | 1048576 | a member whose unread output would pass this is dropped at once: a member who never reads costs the server at most this, however much the room says |
+//!
+//! `0` turns a time limit off.
+//!
 //! The Python original had three bugs this port fixes: `handle_closed` (never called) left
 //! disconnected users in the room forever; pushes lacked the newline; an unknown command
 //! crashed the session.
@@ -30,16 +44,17 @@ mod common;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Terminator};
 use ioloop::socket2::{SockAddr, Socket};
-use ioloop::{Context, Dispatcher, EventLoop, Token, net};
+use ioloop::{Context, Dispatcher, EventLoop, TimeoutKind, Timeouts, Token, net};
 
 /// Who is in the room: name → session.
-#[derive(Default)]
 struct Room {
     members: BTreeMap<String, Token>,
-    max_line: usize,
+    /// Every session's limits.
+    config: ChatConfig,
 }
 
 /// One connection.
@@ -73,7 +88,9 @@ fn broadcast(
             }
         };
         if let Err(e) = pushed {
-            log::debug!("{token:?}: not sent, it is closing: {e}");
+            // Closing, or over its output cap: that session closes (and leaves the room)
+            // through its handle_error; the others still get the line.
+            log::debug!("{token:?}: not sent: {e}");
         }
     }
 }
@@ -164,6 +181,18 @@ impl ChatHandler<Room> for Session {
         Ok(())
     }
 
+    fn handle_timeout(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, Room>,
+        timeout: TimeoutKind,
+    ) -> io::Result<()> {
+        log::info!("{:?}: {timeout}; closing the session", cx.token());
+        self.leave(chat, cx);
+        cx.close();
+        Ok(())
+    }
+
     fn handle_error(
         &mut self,
         chat: &mut ChatChannel,
@@ -189,10 +218,7 @@ impl Dispatcher<Room> for Server {
         // Replies are small and awaited: send them at once, not after the peer's delayed
         // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
         socket.set_tcp_nodelay(true)?;
-        let config = ChatConfig {
-            max_message: cx.state().max_line,
-            ..ChatConfig::default()
-        };
+        let config = cx.state().config;
         let mut session =
             AsyncChat::with_config(Session::default(), Terminator::bytes(b"\n"), config);
         session.push(&b"Connect Success\n"[..])?;
@@ -203,25 +229,57 @@ impl Dispatcher<Room> for Server {
 
 fn main() {
     common::log_to_stderr(log::LevelFilter::Warn);
-    let args = common::parse_args("The seeds' chat room on the chat layer.", &["max-line"]);
-    let max_line = match args.extra("max-line").map(str::parse::<usize>) {
-        None => 64 * 1024,
-        Some(Ok(max)) if max > 0 => max,
-        Some(_) => {
-            eprintln!("chat_server: --max-line takes a positive number of bytes");
-            std::process::exit(2);
-        }
+    let args = common::parse_args(
+        "The seeds' chat room on the chat layer.",
+        &[
+            common::opt(
+                "max-line",
+                "BYTES",
+                "close a session that sends a longer line (default 65536)",
+            ),
+            common::opt(
+                "line-timeout",
+                "SECS",
+                "a line must arrive whole within this of its first byte (default 30; 0: no limit)",
+            ),
+            common::opt(
+                "idle-timeout",
+                "SECS",
+                "close a session silent this long (default 600; 0: never)",
+            ),
+            common::opt(
+                "drain-timeout",
+                "SECS",
+                "drop a member that reads nothing this long (default 60; 0: never)",
+            ),
+            common::opt(
+                "max-output",
+                "BYTES",
+                "drop a member whose unread output would pass this (default 1048576)",
+            ),
+        ],
+    );
+    let config = ChatConfig {
+        max_message: args.count("max-line", 64 * 1024),
+        max_output: args.count("max-output", 1024 * 1024),
+        timeouts: Timeouts {
+            message: args.seconds("line-timeout", Some(Duration::from_secs(30))),
+            idle: args.seconds("idle-timeout", Some(Duration::from_secs(600))),
+            drain: args.seconds("drain-timeout", Some(Duration::from_secs(60))),
+            ..Timeouts::NONE
+        },
+        ..ChatConfig::default()
     };
-    if let Err(e) = run(&args, max_line) {
+    if let Err(e) = run(&args, config) {
         eprintln!("chat_server: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &common::Args, max_line: usize) -> io::Result<()> {
+fn run(args: &common::Args, config: ChatConfig) -> io::Result<()> {
     let room = Room {
         members: BTreeMap::new(),
-        max_line,
+        config,
     };
     let mut event_loop = EventLoop::with_kind(args.selector, room)?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;

@@ -99,7 +99,10 @@ fn main() {
     common::log_to_stderr(log::LevelFilter::Warn);
     let args = common::parse_args(
         "An echo client on the asyncore layer.",
-        &["message", "count"],
+        &[
+            common::opt("message", "TEXT", "what to send (default hello)"),
+            common::opt("count", "N", "how many times (default 1)"),
+        ],
     );
     let message = args.extra("message").unwrap_or("hello").to_string();
     let count: usize = match args.extra("count").unwrap_or("1").parse() {

@@ -48,6 +48,17 @@
 //! Empty lines before a request line are skipped (RFC 9112 §2.2). Header lines end in
 //! `\r\n`; a client sending bare `\n` never ends its header block, so it gets a 431.
 //!
+//! # Timeouts and limits
+//!
+//! | option | default | what happens |
+//! |---|---|---|
+//! | `--request-timeout SECS` | 10 | a header block, or a body, must arrive whole this long after its first byte (a slowloris client trickling one byte a second is closed), else the connection closes |
+//! | `--idle-timeout SECS` | 60 | a keep-alive connection with no request for this long is closed |
+//! | `--drain-timeout SECS` | 30 | a client that reads none of its response for this long is dropped |
+//! | `--linger SECS` | 2 | after a closing response (an error, `Connection: close`) the server stops writing and reads what the client still sends, for this long at most, before it closes: so a client still uploading (say a body over the limit) reads its `413` instead of a reset |
+//!
+//! `0` turns a limit off. Header blocks are at most 8 KiB (`431`), bodies 1 MiB (`413`).
+//!
 //! Run: `cargo run --example http_server -- --addr 127.0.0.1:8080 [--selector poll]`, then
 //! `curl -v http://127.0.0.1:8080/`. Prints `listening on IP:PORT`; exits 0 on
 //! SIGINT/SIGTERM.
@@ -56,11 +67,11 @@
 mod common;
 
 use std::io;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Terminator};
 use ioloop::socket2::{SockAddr, Socket};
-use ioloop::{Context, Dispatcher, EventLoop, net};
+use ioloop::{Context, Dispatcher, EventLoop, Timeouts, net};
 
 /// The longest header block (request line and headers).
 const MAX_HEAD: usize = 8 * 1024;
@@ -371,7 +382,10 @@ fn http_date(time: SystemTime) -> String {
 }
 
 /// The listening channel: one [`Session`] per connection.
-struct Server;
+/// The listener: one `Session` per connection, with the limits of the command line.
+struct Server {
+    config: ChatConfig,
+}
 
 impl Dispatcher for Server {
     fn handle_accepted(
@@ -383,13 +397,9 @@ impl Dispatcher for Server {
         // Replies are small and awaited: send them at once, not after the peer's delayed
         // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
         socket.set_tcp_nodelay(true)?;
-        let config = ChatConfig {
-            max_message: MAX_HEAD,
-            ..ChatConfig::default()
-        };
         cx.spawn(
             socket,
-            AsyncChat::with_config(Session::new(), END_OF_HEAD, config),
+            AsyncChat::with_config(Session::new(), END_OF_HEAD, self.config),
         )?;
         Ok(())
     }
@@ -397,7 +407,31 @@ impl Dispatcher for Server {
 
 fn main() {
     common::log_to_stderr(log::LevelFilter::Warn);
-    let args = common::parse_args("A small HTTP/1.1 server on the chat layer.", &[]);
+    let args = common::parse_args(
+        "A small HTTP/1.1 server on the chat layer.",
+        &[
+            common::opt(
+                "request-timeout",
+                "SECS",
+                "a header block or body must arrive whole within this (default 10; 0: no limit)",
+            ),
+            common::opt(
+                "idle-timeout",
+                "SECS",
+                "close a keep-alive connection idle this long (default 60; 0: never)",
+            ),
+            common::opt(
+                "drain-timeout",
+                "SECS",
+                "drop a client that reads none of its response this long (default 30; 0: never)",
+            ),
+            common::opt(
+                "linger",
+                "SECS",
+                "read what a client still sends after a closing response, at most this long (default 2; 0: close at once)",
+            ),
+        ],
+    );
     if let Err(e) = run(&args) {
         eprintln!("http_server: {e}");
         std::process::exit(1);
@@ -408,7 +442,18 @@ fn run(args: &common::Args) -> io::Result<()> {
     let mut event_loop = EventLoop::with_kind(args.selector, ())?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
     let local = listener.local_addr()?;
-    event_loop.spawn(listener, Server)?;
+    let config = ChatConfig {
+        max_message: MAX_HEAD,
+        timeouts: Timeouts {
+            message: args.seconds("request-timeout", Some(Duration::from_secs(10))),
+            idle: args.seconds("idle-timeout", Some(Duration::from_secs(60))),
+            drain: args.seconds("drain-timeout", Some(Duration::from_secs(30))),
+            ..Timeouts::NONE
+        },
+        linger: args.seconds("linger", Some(Duration::from_secs(2))),
+        ..ChatConfig::default()
+    };
+    event_loop.spawn(listener, Server { config })?;
     let handle = event_loop.handle();
     common::stop_on_signal_with(move || handle.stop());
     common::announce(local);

@@ -37,6 +37,18 @@
 //! four bytes arrive, by the chat channel's `max_message`, before any of it is buffered).
 //! Other connections are not affected.
 //!
+//! # Timeouts
+//!
+//! Each closes that connection only:
+//!
+//! | option | default | what happens |
+//! |---|---|---|
+//! | `--pdu-timeout SECS` | 10 | a PDU must arrive whole this long after its first byte (a client trickling a PDU is closed) |
+//! | `--idle-timeout SECS` | 120 | a session with no PDU for this long is closed: ESMEs send `enquire_link` every 30–60 s to keep theirs |
+//! | `--drain-timeout SECS` | 60 | a client that reads none of its responses for this long is dropped |
+//!
+//! `0` turns a limit off.
+//!
 //! Run: `cargo run --example smpp_server -- --addr 127.0.0.1:2775 [--system-id admin]
 //! [--password abcdef] [--selector poll]`. Prints `listening on IP:PORT`; exits 0 on
 //! SIGINT/SIGTERM.
@@ -45,10 +57,11 @@
 mod common;
 
 use std::io;
+use std::time::Duration;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, LengthPrefix, Terminator};
 use ioloop::socket2::{SockAddr, Socket};
-use ioloop::{Context, Dispatcher, EventLoop, net};
+use ioloop::{Context, Dispatcher, EventLoop, Timeouts, net};
 
 /// The size of a PDU header.
 const HEADER_LEN: usize = 16;
@@ -77,6 +90,8 @@ const ESME_RINVSYSID: u32 = 0x0000_000F;
 struct Smsc {
     system_id: String,
     password: String,
+    /// Every session's limits.
+    config: ChatConfig,
     /// The last `message_id` handed out.
     last_message_id: u64,
 }
@@ -288,10 +303,7 @@ impl Dispatcher<Smsc> for Server {
         // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
         socket.set_tcp_nodelay(true)?;
         let terminator = Terminator::length_prefixed(LengthPrefix::new(4).adjustment(-4))?;
-        let config = ChatConfig {
-            max_message: MAX_PDU,
-            ..ChatConfig::default()
-        };
+        let config = cx.state().config;
         cx.spawn(
             socket,
             AsyncChat::with_config(Session::default(), terminator, config),
@@ -304,11 +316,48 @@ fn main() {
     common::log_to_stderr(log::LevelFilter::Warn);
     let args = common::parse_args(
         "The seeds' SMPP v3.4 server on the chat layer.",
-        &["system-id", "password"],
+        &[
+            common::opt(
+                "system-id",
+                "ID",
+                "the system_id binds must give (default admin)",
+            ),
+            common::opt(
+                "password",
+                "PASSWORD",
+                "the password binds must give (default abcdef)",
+            ),
+            common::opt(
+                "pdu-timeout",
+                "SECS",
+                "a PDU must arrive whole within this of its first byte (default 10; 0: no limit)",
+            ),
+            common::opt(
+                "idle-timeout",
+                "SECS",
+                "close a session with no PDU this long (default 120; 0: never)",
+            ),
+            common::opt(
+                "drain-timeout",
+                "SECS",
+                "drop a client that reads no response this long (default 60; 0: never)",
+            ),
+        ],
     );
+    let config = ChatConfig {
+        max_message: MAX_PDU,
+        timeouts: Timeouts {
+            message: args.seconds("pdu-timeout", Some(Duration::from_secs(10))),
+            idle: args.seconds("idle-timeout", Some(Duration::from_secs(120))),
+            drain: args.seconds("drain-timeout", Some(Duration::from_secs(60))),
+            ..Timeouts::NONE
+        },
+        ..ChatConfig::default()
+    };
     let smsc = Smsc {
         system_id: args.extra("system-id").unwrap_or("admin").to_string(),
         password: args.extra("password").unwrap_or("abcdef").to_string(),
+        config,
         last_message_id: 0,
     };
     if let Err(e) = run(&args, smsc) {

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::process;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use ioloop::selector::{SELECTOR_ENV, SelectorKind, Waker};
 
@@ -34,12 +35,59 @@ impl Args {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
+
+    /// A time limit in seconds (`--name 2.5`); `0` turns it off. Exits with status 2 on a
+    /// value that is not a number of seconds.
+    pub fn seconds(&self, name: &str, default: Option<Duration>) -> Option<Duration> {
+        let Some(value) = self.extra(name) else {
+            return default;
+        };
+        match value
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        {
+            Some(limit) if limit.is_zero() => None,
+            Some(limit) => Some(limit),
+            None => bad_option(name, "takes a number of seconds (0: no limit)"),
+        }
+    }
+
+    /// A positive count (`--name 100`). Exits with status 2 on anything else.
+    pub fn count(&self, name: &str, default: usize) -> usize {
+        match self.extra(name).map(str::parse::<usize>) {
+            None => default,
+            Some(Ok(count)) if count > 0 => count,
+            Some(_) => bad_option(name, "takes a positive number"),
+        }
+    }
+}
+
+fn bad_option(name: &str, what: &str) -> ! {
+    let program = std::env::args().next().unwrap_or_default();
+    eprintln!("{program}: --{name} {what}");
+    process::exit(2);
+}
+
+/// An option of one example: `--NAME VALUE`, and what `--help` says of it (its default
+/// included).
+pub struct Opt {
+    pub name: &'static str,
+    pub value: &'static str,
+    pub help: &'static str,
+}
+
+/// Shorthand for an [`Opt`].
+pub const fn opt(name: &'static str, value: &'static str, help: &'static str) -> Opt {
+    Opt { name, value, help }
 }
 
 /// Parses the command line; prints the problem and exits with status 2 on bad input.
-/// `extra` lists the example's own `--name` options (each takes a value).
-pub fn parse_args(about: &str, extra: &[&str]) -> Args {
-    match try_parse(std::env::args().skip(1), extra) {
+/// `extra` lists the example's own `--name` options (each takes a value); `--help` lists
+/// them with their help.
+pub fn parse_args(about: &str, extra: &[Opt]) -> Args {
+    let names: Vec<&str> = extra.iter().map(|opt| opt.name).collect();
+    match try_parse(std::env::args().skip(1), &names) {
         Ok(args) => args,
         Err(message) => {
             let program = std::env::args().next().unwrap_or_default();
@@ -53,6 +101,9 @@ pub fn parse_args(about: &str, extra: &[&str]) -> Args {
                 "--selector auto (the default) takes {SELECTOR_ENV} when it is set, else {}",
                 SelectorKind::best()
             );
+            for opt in extra {
+                eprintln!("--{} {}: {}", opt.name, opt.value, opt.help);
+            }
             eprintln!("{about}");
             process::exit(2);
         }
@@ -67,10 +118,10 @@ fn kinds() -> String {
     names.join("|")
 }
 
-fn extra_usage(extra: &[&str]) -> String {
+fn extra_usage(extra: &[Opt]) -> String {
     let mut usage = String::new();
-    for name in extra {
-        usage.push_str(&format!(" [--{name} VALUE]"));
+    for opt in extra {
+        usage.push_str(&format!(" [--{} {}]", opt.name, opt.value));
     }
     usage
 }

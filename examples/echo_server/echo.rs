@@ -12,7 +12,7 @@
 use std::io;
 
 use ioloop::socket2::{SockAddr, Socket};
-use ioloop::{Context, Dispatcher};
+use ioloop::{Context, Dispatcher, Timeouts};
 
 /// Above this many unsent bytes a connection stops reading.
 const HIGH_WATER: usize = 64 * 1024;
@@ -25,6 +25,8 @@ pub struct Server {
     /// Set TCP_NODELAY on each accepted connection. The example does not (the default); the
     /// bench does, as for each server it measures.
     pub nodelay: bool,
+    /// Each connection's limits (none by default).
+    pub timeouts: Timeouts,
 }
 
 impl Dispatcher for Server {
@@ -37,7 +39,8 @@ impl Dispatcher for Server {
         if self.nodelay {
             socket.set_tcp_nodelay(true)?;
         }
-        cx.spawn(socket, Echo::default())?;
+        let echo = cx.spawn(socket, Echo::default())?;
+        cx.set_timeouts_for(echo, self.timeouts);
         Ok(())
     }
 }

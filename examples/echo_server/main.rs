@@ -22,6 +22,15 @@
 //! The dispatchers are in `echo.rs` (shared with `benches/echo/`): each connection keeps
 //! what it has not yet sent back and stops reading while that is above 64 KiB.
 //!
+//! # Limits
+//!
+//! | option | default | what happens |
+//! |---|---|---|
+//! | `--idle-timeout SECS` | 300 | a connection that sends nothing and takes nothing for this long is closed |
+//! | `--drain-timeout SECS` | 60 | a connection whose echo waits this long for the client to read any of it is closed |
+//!
+//! `0` turns a limit off.
+//!
 //! Run: `cargo run --example echo_server -- --addr 127.0.0.1:7000 [--selector poll]`.
 //! Prints `listening on IP:PORT`; exits 0 on SIGINT/SIGTERM.
 
@@ -31,14 +40,30 @@ mod echo;
 
 use std::io;
 
-use ioloop::{EventLoop, net};
+use std::time::Duration;
+
+use ioloop::{EventLoop, Timeouts, net};
 
 use echo::Server;
 
 fn main() {
     // Errors the loop logs (a handler's failure) go to stderr.
     common::log_to_stderr(log::LevelFilter::Warn);
-    let args = common::parse_args("A byte-exact echo server on the asyncore layer.", &[]);
+    let args = common::parse_args(
+        "A byte-exact echo server on the asyncore layer.",
+        &[
+            common::opt(
+                "idle-timeout",
+                "SECS",
+                "close a connection silent this long (default 300; 0: never)",
+            ),
+            common::opt(
+                "drain-timeout",
+                "SECS",
+                "close a connection that reads none of its echo this long (default 60; 0: never)",
+            ),
+        ],
+    );
     if let Err(e) = run(&args) {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
@@ -49,7 +74,15 @@ fn run(args: &common::Args) -> io::Result<()> {
     let mut event_loop = EventLoop::with_kind(args.selector, ())?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
     let local = listener.local_addr()?;
-    event_loop.spawn(listener, Server::default())?;
+    let server = Server {
+        nodelay: false,
+        timeouts: Timeouts {
+            idle: args.seconds("idle-timeout", Some(Duration::from_secs(300))),
+            drain: args.seconds("drain-timeout", Some(Duration::from_secs(60))),
+            ..Timeouts::NONE
+        },
+    };
+    event_loop.spawn(listener, server)?;
     let handle = event_loop.handle();
     common::stop_on_signal_with(move || handle.stop());
     common::announce(local);
