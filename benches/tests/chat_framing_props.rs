@@ -1,8 +1,12 @@
 //! Property tests of the terminator machine (`ioloop::chat::Framer`): however the input is
 //! split into reads, the same messages come out, and for byte terminators they are the ones
-//! Python's asynchat algorithm gives.
+//! Python's asynchat algorithm gives. Under `Overflow::Discard`, the messages delivered are
+//! exactly those within the limit, in order, and each over-long one is reported once, in its
+//! place, with its size.
 
-use ioloop::chat::{ByteOrder, Framer, LengthPrefix, Progress, Terminator, prefix_at_end};
+use ioloop::chat::{
+    ByteOrder, Framer, LengthPrefix, Overflow, Progress, Terminator, prefix_at_end,
+};
 use proptest::prelude::*;
 
 /// What a framer produced: delivered messages, bytes collected after the last one, and
@@ -35,6 +39,69 @@ fn run(terminator: &Terminator, chunks: &[&[u8]]) -> Outcome {
         }
     }
     outcome
+}
+
+/// What a chat channel's `deliver` makes of the input under `Overflow::Discard`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Event {
+    Message(Vec<u8>),
+    TooLong(usize),
+}
+
+/// Frames `chunks` as `AsyncChat::deliver` does with a limit of `max` and the discard
+/// policy: a message that grows over `max` is discarded from there on. Returns the events
+/// and the most input held at once (the framer's buffer plus the message).
+fn run_discarding(terminator: &Terminator, max: usize, chunks: &[&[u8]]) -> (Vec<Event>, usize) {
+    let mut framer = Framer::new(terminator.clone());
+    framer.set_max_frame(max);
+    framer.set_overflow(Overflow::Discard);
+    let mut events = Vec::new();
+    let mut message = Vec::new();
+    let mut held = 0;
+    for chunk in chunks {
+        framer.push(chunk);
+        loop {
+            let progress = framer
+                .advance(&mut |data| message.extend_from_slice(data))
+                .expect("no error under the discard policy");
+            held = held.max(framer.buffered() + message.len());
+            if message.len() > max {
+                let size = message.len();
+                message.clear();
+                match progress {
+                    Progress::NeedMore => framer.discard_message(size),
+                    Progress::Frame => events.push(Event::TooLong(size)),
+                }
+                continue;
+            }
+            match progress {
+                Progress::NeedMore => break,
+                Progress::Frame => match framer.take_discarded() {
+                    Some(size) => {
+                        message.clear();
+                        events.push(Event::TooLong(size));
+                    }
+                    None => events.push(Event::Message(std::mem::take(&mut message))),
+                },
+            }
+        }
+    }
+    (events, held)
+}
+
+/// What the discard policy must give for complete messages of these sizes: each one
+/// within `max` delivered, each one over it reported by its size.
+fn expected_events(messages: &[Vec<u8>], max: usize, size: impl Fn(&[u8]) -> usize) -> Vec<Event> {
+    messages
+        .iter()
+        .map(|message| {
+            if size(message) > max {
+                Event::TooLong(message.len())
+            } else {
+                Event::Message(message.clone())
+            }
+        })
+        .collect()
 }
 
 /// Cuts `data` into chunks of the given sizes (cycled), the last one taking what is left.
@@ -212,4 +279,75 @@ proptest! {
     ) {
         prop_assert_eq!(prefix_at_end(&haystack, &needle), naive_prefix_at_end(&haystack, &needle));
     }
+
+    #[test]
+    fn discarding_byte_terminators_delivers_exactly_the_messages_within_the_limit(
+        needle in byte_terminator(),
+        data in small_alphabet(300),
+        max in 0usize..20,
+        sizes in prop::collection::vec(1usize..40, 1..10),
+    ) {
+        let terminator = Terminator::bytes(needle.clone());
+        let (messages, _) = python_messages(&data, &needle);
+        let expected = expected_events(&messages, max, |message| message.len());
+        let (whole, _) = run_discarding(&terminator, max, &[&data]);
+        prop_assert_eq!(&whole, &expected);
+        let (pieces, held) = run_discarding(&terminator, max, &split(&data, &sizes));
+        prop_assert_eq!(&pieces, &expected);
+        // One read past the limit at most, and a partial terminator.
+        prop_assert!(held <= max + 40 + needle.len(), "held {} bytes", held);
+    }
+
+    #[test]
+    fn discarding_a_count_over_the_limit_reports_it_once(
+        count in 1usize..40,
+        data in small_alphabet(200),
+        max in 0usize..40,
+        sizes in prop::collection::vec(1usize..40, 1..10),
+    ) {
+        let terminator = Terminator::count(count).unwrap();
+        let (pieces, _) = run_discarding(&terminator, max, &split(&data, &sizes));
+        let (whole, _) = run_discarding(&terminator, max, &[&data]);
+        prop_assert_eq!(&pieces, &whole);
+        if data.len() >= count {
+            let messages = [data[..count].to_vec()];
+            prop_assert_eq!(whole, expected_events(&messages, max, |message| message.len()));
+        } else {
+            prop_assert!(whole.is_empty());
+        }
+    }
+
+    #[test]
+    fn discarding_length_prefixed_frames_skips_exactly_those_over_the_limit(
+        layout in layout(),
+        bodies in prop::collection::vec(small_alphabet(40), 0..6),
+        max in 0usize..50,
+        sizes in prop::collection::vec(1usize..40, 1..10),
+    ) {
+        // Well-formed frames only (no adjustment), so that every frame has a known size.
+        let layout = Layout { adjustment: 0, ..layout };
+        let data = layout.frames(&bodies);
+        let terminator = Terminator::length_prefixed(layout.prefix()).unwrap();
+        let header = layout.offset + layout.width;
+        let messages: Vec<Vec<u8>> = data_messages(&layout, &bodies);
+        // The limit counts the header (the frame's size), as the header check does.
+        let expected = expected_events(&messages, max, |message| {
+            if layout.keep { message.len() } else { message.len() + header }
+        });
+        let (whole, _) = run_discarding(&terminator, max, &[&data]);
+        prop_assert_eq!(&whole, &expected);
+        let (pieces, _) = run_discarding(&terminator, max, &split(&data, &sizes));
+        prop_assert_eq!(&pieces, &expected);
+    }
+}
+
+/// The messages well-formed frames give: header and body, or the body alone.
+fn data_messages(layout: &Layout, bodies: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    bodies
+        .iter()
+        .map(|body| {
+            let frame = layout.frames(std::slice::from_ref(body));
+            if layout.keep { frame } else { body.clone() }
+        })
+        .collect()
 }

@@ -13,7 +13,7 @@
 //! | `close_when_done()` | [`chat.close_when_done()`](ChatChannel::close_when_done) |
 //! | `discard_buffers()` | [`chat.discard_buffers()`](ChatChannel::discard_buffers) (keeps a pending close) |
 //! | `ac_in_buffer_size`, `ac_out_buffer_size` | [`ChatConfig::in_buffer_size`], [`ChatConfig::out_buffer_size`] |
-//! | (unbounded) | [`ChatConfig::max_message`]: a longer message is `InvalidData` → `handle_error` → that channel closes |
+//! | (unbounded; `smtpd` counted `num_bytes` by hand and answered `500 Error: line too long`) | [`ChatConfig::max_message`]: a longer message is `InvalidData` → `handle_error` → that channel closes; with [`on_overflow: Overflow::Discard`](ChatConfig::on_overflow) its rest is dropped as it arrives and [`ChatHandler::message_too_long`] is told, and the session goes on; [`chat.set_max_message(n)`](ChatChannel::set_max_message) per message |
 //! | (unbounded) | [`ChatConfig::high_water`]: above it the channel stops reading until the peer drains its output |
 //! | (unbounded) | [`ChatConfig::max_output`]: a push past it is refused and the channel closed, so a member that never reads costs at most this |
 //! | (none) | [`ChatConfig::timeouts`]: idle, message (a slowloris defence), drain and connect limits, then [`ChatHandler::handle_timeout`] |
@@ -35,7 +35,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::time::Duration;
 
-pub use framer::{Framer, Progress, prefix_at_end};
+pub use framer::{Framer, Overflow, Progress, prefix_at_end};
 pub use output::Outgoing;
 pub use producer::{Producer, SimpleProducer};
 pub use terminator::{ByteOrder, LengthPrefix, Terminator};
@@ -50,7 +50,7 @@ use crate::{Context, Dispatcher, TimeoutKind, Timeouts, TimerId};
 /// # Examples
 ///
 /// ```
-/// use ioloop::chat::{AsyncChat, ChatConfig};
+/// use ioloop::chat::{AsyncChat, ChatConfig, Overflow};
 /// # use ioloop::chat::{ChatChannel, ChatHandler};
 /// # struct Session;
 /// # impl ChatHandler for Session {
@@ -65,6 +65,11 @@ use crate::{Context, Dispatcher, TimeoutKind, Timeouts, TimerId};
 /// };
 /// let mut session = AsyncChat::with_config(Session, b"\r\n", config);
 /// assert_eq!(session.channel().config().max_message, 8 * 1024);
+///
+/// // smtpd's policy: a longer line is dropped, `message_too_long` answers it, the session
+/// // goes on.
+/// let smtp = ChatConfig { max_message: 512, on_overflow: Overflow::Discard, ..config };
+/// # let _ = smtp;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChatConfig {
@@ -73,9 +78,22 @@ pub struct ChatConfig {
     /// The most written to the socket at once (asynchat's `ac_out_buffer_size`). Default
     /// 64 KiB.
     pub out_buffer_size: usize,
-    /// The longest message (and length-prefixed frame) accepted; a longer one is an
-    /// `InvalidData` error for that channel. Default 1 MiB.
+    /// The longest message (and length-prefixed frame, header included) accepted; what a
+    /// longer one does is [`on_overflow`](Self::on_overflow)'s. Default 1 MiB. A handler
+    /// changes it per message with [`ChatChannel::set_max_message`].
+    ///
+    /// The limit is on what the channel buffers: a handler that overrides
+    /// [`ChatHandler::collect_incoming_data`] and keeps nothing in the message is not
+    /// limited (a length-prefixed frame still is, by its header).
     pub max_message: usize,
+    /// What a message over [`max_message`](Self::max_message) does:
+    /// [`Overflow::Close`] (default): an `InvalidData` error, so `handle_error` and the
+    /// channel closes; [`Overflow::Discard`]: the rest of the message is dropped as it
+    /// arrives (never buffered), then [`ChatHandler::message_too_long`] is called in its
+    /// place and the session goes on with the next message (`smtpd`'s
+    /// `500 Error: line too long`). With no terminator ([`Terminator::None`], a spent count)
+    /// a message has no end to discard up to: it is an error under either policy.
+    pub on_overflow: Overflow,
     /// Queued output above which the channel stops reading, so a peer that never reads
     /// cannot make the process buffer without bound. Default 1 MiB.
     pub high_water: usize,
@@ -103,6 +121,7 @@ impl Default for ChatConfig {
             in_buffer_size: 64 * 1024,
             out_buffer_size: 64 * 1024,
             max_message: 1024 * 1024,
+            on_overflow: Overflow::Close,
             high_water: 1024 * 1024,
             max_output: 16 * 1024 * 1024,
             timeouts: Timeouts::NONE,
@@ -167,6 +186,7 @@ impl ChatChannel {
     fn new(terminator: Terminator, config: ChatConfig) -> ChatChannel {
         let mut framer = Framer::new(terminator);
         framer.set_max_frame(config.max_message);
+        framer.set_overflow(config.on_overflow);
         ChatChannel {
             framer,
             message: Vec::new(),
@@ -513,6 +533,112 @@ impl ChatChannel {
         &self.config
     }
 
+    /// Changes [`ChatConfig::max_message`] for this channel, from the message being collected
+    /// on (a length-prefixed frame: from the next header on). Called in `found_terminator`
+    /// or `message_too_long` along with [`set_terminator`](Self::set_terminator), it applies
+    /// to the next message, also when that message is already buffered: `smtpd` limits a
+    /// command line to 512 bytes and a message body (`DATA`) to 32 MiB.
+    ///
+    /// # Examples
+    ///
+    /// smtpd's two limits: command lines end in `\r\n` and are at most 512 bytes; after
+    /// `DATA`, the mail ends in `\r\n.\r\n` and is at most 33 554 432 bytes. Over a limit,
+    /// the session answers and goes on.
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::net::Shutdown;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Overflow};
+    /// use ioloop::{Context, EventLoop};
+    ///
+    /// const COMMAND_LIMIT: usize = 512;
+    /// const DATA_LIMIT: usize = 33_554_432;
+    ///
+    /// struct Smtp {
+    ///     in_data: bool,
+    /// }
+    ///
+    /// impl Smtp {
+    ///     fn back_to_commands(&mut self, chat: &mut ChatChannel) {
+    ///         self.in_data = false;
+    ///         chat.set_terminator(b"\r\n");
+    ///         chat.set_max_message(COMMAND_LIMIT);
+    ///     }
+    /// }
+    ///
+    /// impl ChatHandler for Smtp {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, message: &[u8]) -> io::Result<()> {
+    ///         if self.in_data {
+    ///             self.back_to_commands(chat);
+    ///             chat.push(format!("250 OK ({} bytes)\r\n", message.len()))
+    ///         } else if message == b"DATA" {
+    ///             self.in_data = true;
+    ///             chat.set_terminator(b"\r\n.\r\n");
+    ///             chat.set_max_message(DATA_LIMIT);
+    ///             chat.push("354 End data with <CR><LF>.<CR><LF>\r\n")
+    ///         } else {
+    ///             chat.push("250 OK\r\n")
+    ///         }
+    ///     }
+    ///
+    ///     fn message_too_long(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, _size: usize) -> io::Result<()> {
+    ///         if self.in_data {
+    ///             self.back_to_commands(chat);
+    ///             chat.push("552 Error: Too much mail data\r\n")
+    ///         } else {
+    ///             chat.push("500 Error: line too long\r\n")
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let config = ChatConfig { max_message: COMMAND_LIMIT, on_overflow: Overflow::Discard, ..ChatConfig::default() };
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::with_config(Smtp { in_data: false }, b"\r\n", config))?;
+    /// // `peer`: the other end of `socket`. All of it in one write: pipelined.
+    /// let long_line = vec![b'x'; 600];
+    /// let mail = vec![b'y'; 600]; // over the command limit, within the data limit
+    /// peer.write_all(&[&long_line[..], b"\r\nDATA\r\n", &mail, b"\r\n.\r\nNOOP\r\n"].concat())?;
+    /// peer.shutdown(Shutdown::Write)?;
+    /// event_loop.run()?;
+    /// let mut replies = String::new();
+    /// peer.read_to_string(&mut replies)?;
+    /// assert_eq!(replies, "500 Error: line too long\r\n\
+    ///                      354 End data with <CR><LF>.<CR><LF>\r\n\
+    ///                      250 OK (600 bytes)\r\n\
+    ///                      250 OK\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    pub fn set_max_message(&mut self, max: usize) {
+        self.config.max_message = max;
+        self.framer.set_max_frame(max);
+    }
+
+    /// Input the channel holds: bytes read and not yet framed, plus the message collected so
+    /// far. It stays under [`ChatConfig::max_message`] plus
+    /// [`ChatConfig::in_buffer_size`] (plus a partial terminator), whatever the peer sends:
+    /// what goes over the limit is an error or, with [`Overflow::Discard`], dropped as it
+    /// arrives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::chat::AsyncChat;
+    /// # use ioloop::chat::{ChatChannel, ChatHandler};
+    /// # struct Session;
+    /// # impl ChatHandler for Session {
+    /// #     fn found_terminator(&mut self, _: &mut ChatChannel, _: &mut ioloop::Context<'_, ()>, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let mut session = AsyncChat::new(Session, b"\r\n");
+    /// assert_eq!(session.channel().buffered_input(), 0); // nothing read yet
+    /// ```
+    pub fn buffered_input(&self) -> usize {
+        self.framer.buffered() + self.message.len()
+    }
+
     /// Bytes queued and not yet sent (a producer's count once it has produced them). Above
     /// [`ChatConfig::high_water`] the channel stops reading.
     ///
@@ -657,6 +783,73 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
         message: &[u8],
     ) -> io::Result<()>;
 
+    /// A message over [`ChatConfig::max_message`] was discarded under
+    /// [`Overflow::Discard`]: called once its end (its terminator, or the end of its count
+    /// or of its length-prefixed frame) has arrived, in its place among the messages, so a
+    /// reply pushed here comes before the reply to the next message. `size` is the size the
+    /// message had (what `found_terminator` would have received; for a frame refused by its
+    /// header, the frame's declared size, the header counted if it is kept). The bytes past
+    /// the limit were never buffered.
+    ///
+    /// May push a reply, change the terminator or the limit, close. Default: an
+    /// `InvalidData` error, so `handle_error` closes the channel, as
+    /// [`Overflow::Close`] does (but only once the message has ended). Under
+    /// [`Overflow::Close`] (the default policy) it is never called.
+    ///
+    /// # Examples
+    ///
+    /// smtpd's answer to an over-long command line:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::net::Shutdown;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Overflow};
+    /// use ioloop::{Context, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl ChatHandler for Session {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+    ///         chat.push([b"250 ", line, b"\r\n"].concat())
+    ///     }
+    ///
+    ///     fn message_too_long(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>, size: usize) -> io::Result<()> {
+    ///         assert_eq!(size, 100_000);
+    ///         chat.push("500 Error: line too long\r\n")
+    ///     }
+    /// }
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let config = ChatConfig { max_message: 512, on_overflow: Overflow::Discard, ..ChatConfig::default() };
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::with_config(Session, b"\r\n", config))?;
+    /// // `peer`: the other end of `socket`
+    /// peer.write_all(&[&vec![b'x'; 100_000][..], b"\r\nNOOP\r\n"].concat())?;
+    /// peer.shutdown(Shutdown::Write)?;
+    /// event_loop.run()?;
+    /// let mut replies = String::new();
+    /// peer.read_to_string(&mut replies)?;
+    /// assert_eq!(replies, "500 Error: line too long\r\n250 NOOP\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    fn message_too_long(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, S>,
+        size: usize,
+    ) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "a message of {size} bytes (the maximum is {}) was discarded, and the handler \
+                 has no message_too_long",
+                chat.config().max_message
+            ),
+        ))
+    }
+
     /// Bytes of the current message as they arrive. The default appends them to `message`,
     /// which `found_terminator` then receives; a streaming handler consumes them here and
     /// leaves `message` empty (so the size limit never applies).
@@ -691,7 +884,9 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     ///
     /// An override that keeps the channel open after an over-long message must call
     /// [`chat.discard_buffers()`](ChatChannel::discard_buffers): the input that overflowed is
-    /// still buffered, and would be reported again.
+    /// still buffered, and would be reported again. To go on after an over-long message, use
+    /// [`Overflow::Discard`] and [`message_too_long`](Self::message_too_long) instead: they
+    /// keep the messages that follow it.
     fn handle_error(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, S>, error: io::Error) {
         report!(Error, target: "ioloop::chat", "{:?}: {error}; closing the channel", cx.label());
         cx.close();
@@ -1027,17 +1222,37 @@ impl<H> AsyncChat<H> {
             let progress =
                 framer.advance(&mut |data| handler.collect_incoming_data(data, message))?;
             if message.len() > config.max_message {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "a message of over {} bytes (the maximum)",
-                        config.max_message
-                    ),
-                ));
+                // A message cut off with no terminator to end it (`None`, a spent count)
+                // has no end to discard up to.
+                let endless = progress == framer::Progress::NeedMore && !framer.can_end_a_message();
+                if config.on_overflow == Overflow::Close || endless {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "a message of over {} bytes (the maximum)",
+                            config.max_message
+                        ),
+                    ));
+                }
+                // Discard: what was collected goes now, the rest as it arrives.
+                let size = message.len();
+                message.clear();
+                match progress {
+                    framer::Progress::NeedMore => framer.discard_message(size),
+                    framer::Progress::Frame => {
+                        self.handler.message_too_long(&mut self.channel, cx, size)?;
+                    }
+                }
+                continue;
             }
             match progress {
                 framer::Progress::NeedMore => return Ok(()),
                 framer::Progress::Frame => {
+                    if let Some(size) = framer.take_discarded() {
+                        message.clear(); // bytes of it collected before the discard began
+                        self.handler.message_too_long(&mut self.channel, cx, size)?;
+                        continue;
+                    }
                     // Lent to the handler, then put back empty for the next message: one
                     // buffer per read burst, not an allocation per message.
                     let mut message = std::mem::take(&mut self.channel.message);

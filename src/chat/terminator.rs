@@ -203,8 +203,10 @@ impl Terminator {
     /// `InvalidInput` for zero (Python refuses negative counts; a zero count would deliver
     /// empty messages forever). A body of length 0 (HTTP's `Content-Length: 0`) has no
     /// message to wait for: handle it without switching to a count. A count above
-    /// [`ChatConfig::max_message`](super::ChatConfig::max_message) fails as an over-long
-    /// message does: raise the limit for large bodies.
+    /// [`ChatConfig::max_message`](super::ChatConfig::max_message) is an over-long message
+    /// (an error, or discarded to its end under
+    /// [`Overflow::Discard`](super::Overflow::Discard)): raise the limit for large bodies
+    /// ([`ChatChannel::set_max_message`](super::ChatChannel::set_max_message)).
     ///
     /// # Examples
     ///
