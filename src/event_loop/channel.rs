@@ -87,6 +87,9 @@ pub(crate) struct Channel<S> {
     /// While connecting: the addresses to try next if this attempt fails.
     #[allow(clippy::box_collection)] // one word in every channel, not four
     pub(crate) fallbacks: Option<Box<VecDeque<SocketAddr>>>,
+    /// [`Context::close_when_drained`](super::Context::close_when_drained) was called: the
+    /// loop no longer reads from the channel, and closes it once `writable()` answers false.
+    pub(crate) close_when_drained: bool,
 }
 
 impl<S> Channel<S> {
@@ -109,6 +112,8 @@ pub(crate) struct Running {
     pub(crate) disconnected: bool,
     /// The channel's one warning was given.
     pub(crate) warned: bool,
+    /// As [`Channel::close_when_drained`], while the channel is lent.
+    pub(crate) close_when_drained: bool,
 }
 
 impl Running {
@@ -119,6 +124,7 @@ impl Running {
             phase,
             disconnected: false,
             warned,
+            close_when_drained: false,
         }
     }
 }

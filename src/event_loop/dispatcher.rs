@@ -540,6 +540,62 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
         Ok(())
     }
 
+    /// The loop is shutting down gracefully ([`Context::shutdown_loop`],
+    /// [`EventLoop::shutdown`](crate::EventLoop::shutdown), [`LoopHandle::shutdown`](crate::LoopHandle::shutdown)):
+    /// finish up. Called once per channel, at the start of the loop's next iteration (or
+    /// when the channel opens, for one opened during the shutdown).
+    ///
+    /// Default: a listener closes (it accepts no more connections); any other channel
+    /// closes once its output has drained ([`Context::close_when_drained`]: nothing more is
+    /// read from it, and it closes when `writable()` answers false). A listener is closed
+    /// after this call whatever it does; a channel whose `handle_shutdown` returns an error
+    /// or panics goes to [`handle_error`](Self::handle_error) and is then closed. Channels
+    /// still open when the grace period ends are closed without further callbacks.
+    ///
+    /// # Examples
+    ///
+    /// A session that says goodbye before it closes:
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_shutdown(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"421 shutting down\r\n")?; // a new socket has room for a line
+    ///         cx.close_when_drained(); // as the default does
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Session)?; // `client`: the peer
+    /// event_loop.shutdown(Duration::from_secs(5));
+    /// event_loop.run()?; // returns once the session has closed
+    /// let mut last_word = String::new();
+    /// client.read_to_string(&mut last_word)?;
+    /// assert_eq!(last_word, "421 shutting down\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    fn handle_shutdown(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        if cx.is_accepting() {
+            cx.close();
+        } else {
+            cx.close_when_drained();
+        }
+        Ok(())
+    }
+
     /// A handler returned an error (or panicked). Default: log it with `log::error!` and
     /// close the channel — only this one. asyncore's `handle_error` (which printed a
     /// traceback), given the error itself.
