@@ -11,6 +11,7 @@
 //! | `push(data)` | [`chat.push(data)`](ChatChannel::push) (no copy of large buffers) |
 //! | `push_with_producer(p)`, `simple_producer` | [`chat.push_with_producer(p)`](ChatChannel::push_with_producer), [`SimpleProducer`] |
 //! | `close_when_done()` | [`chat.close_when_done()`](ChatChannel::close_when_done) |
+//! | (none) | [`ChatHandler::handle_shutdown`]: a graceful shutdown of the loop; by default the queued replies are sent, then the channel closes |
 //! | `discard_buffers()` | [`chat.discard_buffers()`](ChatChannel::discard_buffers) (keeps a pending close) |
 //! | `ac_in_buffer_size`, `ac_out_buffer_size` | [`ChatConfig::in_buffer_size`], [`ChatConfig::out_buffer_size`] |
 //! | (unbounded) | [`ChatConfig::max_message`]: a longer message is `InvalidData` → `handle_error` → that channel closes |
@@ -644,6 +645,64 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     ) -> io::Result<()> {
         Ok(())
     }
+
+    /// The loop is shutting down gracefully (see [`Dispatcher::handle_shutdown`]). Default:
+    /// [`chat.close_when_done()`](ChatChannel::close_when_done): the replies already queued
+    /// are sent, then the channel closes.
+    ///
+    /// Every message received before the shutdown was delivered to
+    /// [`found_terminator`](Self::found_terminator) as it arrived, so its reply is among
+    /// those queued. From here on the channel reads nothing more: a request that arrives
+    /// after the shutdown began is not served, and a partly received message is not waited
+    /// for — it is dropped when the channel closes. What is queued must be sent within the
+    /// shutdown's grace period; a peer that does not read is cut off when it ends.
+    ///
+    /// # Examples
+    ///
+    /// A last word before the queued replies' end:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::time::Duration;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler};
+    /// use ioloop::{Context, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl ChatHandler for Session {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+    ///         chat.push([b"250 ", line, b"\r\n"].concat())?;
+    ///         cx.shutdown_loop(Duration::from_secs(5)); // one request is all this one serves
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_shutdown(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>) -> io::Result<()> {
+    ///         chat.push("421 closing\r\n")?;
+    ///         chat.close_when_done();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::new(Session, b"\r\n"))?; // `socket`: a 127.0.0.1 connection
+    /// peer.write_all(b"NOOP\r\n")?; // `peer`: its other end
+    /// event_loop.run()?; // until the session has closed
+    /// let mut replies = String::new();
+    /// peer.read_to_string(&mut replies)?;
+    /// assert_eq!(replies, "250 NOOP\r\n421 closing\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    fn handle_shutdown(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, S>,
+    ) -> io::Result<()> {
+        chat.close_when_done();
+        Ok(())
+    }
 }
 
 /// asynchat's `async_chat`: a [`Dispatcher`] that frames input with a [`Terminator`] and
@@ -986,6 +1045,11 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
 
     fn handle_timer(&mut self, cx: &mut Context<'_, S>, timer: TimerId) -> io::Result<()> {
         self.handler.handle_timer(&mut self.channel, cx, timer)?;
+        self.initiate_send(cx)
+    }
+
+    fn handle_shutdown(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        self.handler.handle_shutdown(&mut self.channel, cx)?;
         self.initiate_send(cx)
     }
 
