@@ -74,6 +74,7 @@
 //! | `asyncore.socket_map`, `map=` arguments | the [`EventLoop`] owns its channels |
 //! | `asyncore.loop(timeout, use_poll, map, count)` | [`run()`](EventLoop::run), [`run_once(timeout)`](EventLoop::run_once), [`run_count(n, timeout)`](EventLoop::run_count); the backend: [`EventLoop::with_kind`] or `IOLOOP_SELECTOR` |
 //! | `raise asyncore.ExitNow` | [`cx.stop()`](Context::stop); from another thread [`handle.stop()`](LoopHandle::stop) |
+//! | (none) | a graceful shutdown: [`cx.shutdown_loop(grace)`](Context::shutdown_loop), [`event_loop.shutdown(grace)`](EventLoop::shutdown), [`handle.shutdown(grace)`](LoopHandle::shutdown) → [`Dispatcher::handle_shutdown`] (see [Graceful shutdown](#graceful-shutdown)) |
 //! | `dispatcher(sock)` / `set_socket` | [`event_loop.spawn(sock, handler)`](EventLoop::spawn) or [`cx.spawn`](Context::spawn) → [`Token`] |
 //! | `create_socket(); set_reuse_addr(); bind(); listen(n)` | [`net::listen(addr, backlog)`](net::listen), then `spawn`; or the same calls on a [`socket2::Socket`] ([`net::create_tcp`]), then `spawn`: a listening socket is found out |
 //! | `create_socket(); connect((host, port))` | [`cx.connect((host, port), handler)`](Context::connect) / [`EventLoop::connect`]: each address the name resolves to, in turn; a prepared socket: [`connect_socket`](Context::connect_socket); Unix: [`connect_unix`](Context::connect_unix) |
@@ -141,6 +142,41 @@
 //! ctrlc::set_handler(move || handle.stop()).expect("a signal handler");
 //! // … spawn the listener …
 //! event_loop.run()?; // returns after Ctrl-C, channels still open: drop the loop to close them
+//! # std::io::Result::Ok(())
+//! ```
+//!
+//! # Graceful shutdown
+//!
+//! `stop` leaves every channel as it was. A server that should finish what it has started
+//! shuts down instead: [`LoopHandle::shutdown(grace)`](LoopHandle::shutdown) from another
+//! thread (a signal's), [`cx.shutdown_loop(grace)`](Context::shutdown_loop) from a
+//! callback, [`event_loop.shutdown(grace)`](EventLoop::shutdown) between iterations. Then:
+//!
+//! 1. every listener closes: no new connection is accepted;
+//! 2. every channel is told, through [`Dispatcher::handle_shutdown`]: by default a raw
+//!    dispatcher closes once its output has drained ([`Context::close_when_drained`]), and
+//!    a chat channel ([`ChatHandler::handle_shutdown`](chat::ChatHandler::handle_shutdown))
+//!    sends the replies to the requests it has received, then closes; neither reads new
+//!    input. Channels opened meanwhile are told as they open;
+//! 3. once no channel is left, `run()` (and `run_until_stopped()`) returns `Ok`; channels
+//!    still open when `grace` has passed (a peer that does not read) are closed then, and
+//!    `run()` returns.
+//!
+//! [`cx.is_shutting_down()`](Context::is_shutting_down) tells handlers; a second call can
+//! shorten the grace period, never lengthen it.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ioloop::EventLoop;
+//!
+//! let mut event_loop = EventLoop::new()?;
+//! let handle = event_loop.handle();
+//! ctrlc::set_handler(move || {
+//!     handle.shutdown(Duration::from_secs(10)).expect("wake the loop");
+//! })
+//! .expect("a signal handler");
+//! // … spawn the listener …
+//! event_loop.run()?; // returns once every connection has finished, or 10 s after Ctrl-C
 //! # std::io::Result::Ok(())
 //! ```
 //!

@@ -11,6 +11,7 @@
 //! | `push(data)` | [`chat.push(data)`](ChatChannel::push) (no copy of large buffers) |
 //! | `push_with_producer(p)`, `simple_producer` | [`chat.push_with_producer(p)`](ChatChannel::push_with_producer), [`SimpleProducer`] |
 //! | `close_when_done()` | [`chat.close_when_done()`](ChatChannel::close_when_done) |
+//! | (none) | [`ChatHandler::handle_shutdown`]: a graceful shutdown of the loop; by default the queued replies are sent, then the channel closes |
 //! | `discard_buffers()` | [`chat.discard_buffers()`](ChatChannel::discard_buffers) (keeps a pending close) |
 //! | `ac_in_buffer_size`, `ac_out_buffer_size` | [`ChatConfig::in_buffer_size`], [`ChatConfig::out_buffer_size`] |
 //! | (unbounded; `smtpd` counted `num_bytes` by hand and answered `500 Error: line too long`) | [`ChatConfig::max_message`]: a longer message is `InvalidData` → `handle_error` → that channel closes; with [`on_overflow: Overflow::Discard`](ChatConfig::on_overflow) its rest is dropped as it arrives and [`ChatHandler::message_too_long`] is told, and the session goes on; [`chat.set_max_message(n)`](ChatChannel::set_max_message) per message |
@@ -101,7 +102,7 @@ pub struct ChatConfig {
     /// go past it is refused (an `OutOfMemory` error to the pusher), the channel's queue is
     /// dropped, and the channel is closed through its `handle_error`: a chat member who
     /// never reads costs at most this, not the room's whole traffic. (`high_water` only
-    /// stops a channel's own reading.) Default 16 MiB; send larger replies with a
+    /// stops a channel's own reading.) Default 64 MiB; send larger replies with a
     /// [`Producer`], which is asked only as the socket takes data.
     pub max_output: usize,
     /// The channel's deadlines, set when it opens (see [`Timeouts`]): the message clock
@@ -123,7 +124,7 @@ impl Default for ChatConfig {
             max_message: 1024 * 1024,
             on_overflow: Overflow::Close,
             high_water: 1024 * 1024,
-            max_output: 16 * 1024 * 1024,
+            max_output: 64 * 1024 * 1024,
             timeouts: Timeouts::NONE,
             linger: None,
         }
@@ -962,6 +963,64 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
         cx.close();
         Ok(())
     }
+
+    /// The loop is shutting down gracefully (see [`Dispatcher::handle_shutdown`]). Default:
+    /// [`chat.close_when_done()`](ChatChannel::close_when_done): the replies already queued
+    /// are sent, then the channel closes.
+    ///
+    /// Every message received before the shutdown was delivered to
+    /// [`found_terminator`](Self::found_terminator) as it arrived, so its reply is among
+    /// those queued. From here on the channel reads nothing more: a request that arrives
+    /// after the shutdown began is not served, and a partly received message is not waited
+    /// for — it is dropped when the channel closes. What is queued must be sent within the
+    /// shutdown's grace period; a peer that does not read is cut off when it ends.
+    ///
+    /// # Examples
+    ///
+    /// A last word before the queued replies' end:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::time::Duration;
+    /// use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler};
+    /// use ioloop::{Context, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl ChatHandler for Session {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+    ///         chat.push([b"250 ", line, b"\r\n"].concat())?;
+    ///         cx.shutdown_loop(Duration::from_secs(5)); // one request is all this one serves
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_shutdown(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>) -> io::Result<()> {
+    ///         chat.push("421 closing\r\n")?;
+    ///         chat.close_when_done();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let mut peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// # let (socket, _) = listener.accept()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(socket, AsyncChat::new(Session, b"\r\n"))?; // `socket`: a 127.0.0.1 connection
+    /// peer.write_all(b"NOOP\r\n")?; // `peer`: its other end
+    /// event_loop.run()?; // until the session has closed
+    /// let mut replies = String::new();
+    /// peer.read_to_string(&mut replies)?;
+    /// assert_eq!(replies, "250 NOOP\r\n421 closing\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    fn handle_shutdown(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, S>,
+    ) -> io::Result<()> {
+        chat.close_when_done();
+        Ok(())
+    }
 }
 
 /// asynchat's `async_chat`: a [`Dispatcher`] that frames input with a [`Terminator`] and
@@ -1354,6 +1413,11 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     /// A push from another channel went past `max_output`: this channel's `handle_error`.
     fn take_error(&mut self) -> Option<io::Error> {
         self.channel.take_overflow()
+    }
+
+    fn handle_shutdown(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        self.handler.handle_shutdown(&mut self.channel, cx)?;
+        self.initiate_send(cx)
     }
 
     fn handle_error(&mut self, cx: &mut Context<'_, S>, error: io::Error) {

@@ -95,6 +95,9 @@ pub(crate) struct Channel<S> {
     pub(crate) fallbacks: Option<Box<VecDeque<SocketAddr>>>,
     /// The channel's deadlines, while it has any (or lingers).
     pub(crate) clocks: Option<Box<Clocks>>,
+    /// [`Context::close_when_drained`](super::Context::close_when_drained) was called: the
+    /// loop no longer reads from the channel, and closes it once `writable()` answers false.
+    pub(crate) close_when_drained: bool,
 }
 
 impl<S> Channel<S> {
@@ -119,6 +122,8 @@ pub(crate) struct Running {
     pub(crate) warned: bool,
     /// The channel's deadlines, lent with it.
     pub(crate) clocks: Option<Box<Clocks>>,
+    /// As [`Channel::close_when_drained`], while the channel is lent.
+    pub(crate) close_when_drained: bool,
 }
 
 impl Running {
@@ -136,6 +141,7 @@ impl Running {
             disconnected: false,
             warned,
             clocks,
+            close_when_drained: false,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`Context`]: what every callback gets — I/O on its own socket with asyncore's meanings,
-//! and the loop: spawn, connect, reach or close other channels, timers, state, stop.
+//! and the loop: spawn, connect, reach or close other channels, timers, state, stop, and
+//! shut down gracefully.
 
 use std::fmt;
 use std::io;
@@ -21,7 +22,7 @@ use crate::diagnostics::report;
 
 /// What the timers of a loop-level context name as their channel: no slot a channel can
 /// have, so such a timer reaches no `handle_timer`.
-const NO_CHANNEL: Token = Token {
+pub(crate) const NO_CHANNEL: Token = Token {
     slot: Token::MAX_SLOT,
     generation: Token::MAX_SLOT,
 };
@@ -1743,6 +1744,169 @@ impl<'a, S: 'static> Context<'a, S> {
     /// ```
     pub fn stop(&mut self) {
         self.core.request_stop();
+    }
+
+    /// Shuts the loop down gracefully, with at most `grace` for the channels to finish: the
+    /// one call for a server's orderly stop (on SIGTERM, an admin command, a test's end).
+    /// Named so as not to be confused with [`shutdown`](Self::shutdown), which shuts down
+    /// this channel's socket; the same call is [`EventLoop::shutdown`](crate::EventLoop::shutdown)
+    /// between iterations and [`LoopHandle::shutdown`] from another thread.
+    ///
+    /// At the loop's next safe point (the start of its next iteration), every open channel is
+    /// told, through [`Dispatcher::handle_shutdown`]: by default a listener closes (no new
+    /// connection is accepted) and any other channel closes once its output has drained
+    /// ([`close_when_drained`](Self::close_when_drained)); a chat channel sends the replies
+    /// it has queued, then closes. A listener is closed after its `handle_shutdown`
+    /// whatever that does, and a channel whose `handle_shutdown` fails or panics is closed
+    /// (after `handle_error`). Channels opened during the shutdown (spawned, accepted,
+    /// connected) are told as they open, so they cannot keep the loop alive.
+    ///
+    /// Once no channel is left, the shutdown is over and the loop stops: [`run`](crate::EventLoop::run)
+    /// and [`run_until_stopped`](crate::EventLoop::run_until_stopped) return `Ok`. If
+    /// channels are still open when `grace` has passed, the loop closes them (no callback
+    /// runs; their dispatchers are dropped), logs how many at info level, and stops.
+    ///
+    /// A second call while a shutdown is under way can only bring its end nearer (a shorter
+    /// grace), never push it back. With no channel open, this is [`stop`](Self::stop).
+    ///
+    /// # Examples
+    ///
+    /// A server that shuts down on a client's command; the replies already queued still go
+    /// out:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Admin;
+    ///
+    /// impl Dispatcher for Admin {
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         let mut buf = [0; 64];
+    ///         let n = cx.recv(&mut buf)?;
+    ///         if buf[..n].starts_with(b"shutdown") {
+    ///             cx.send(b"bye\n")?;
+    ///             cx.shutdown_loop(Duration::from_secs(5));
+    ///             assert!(cx.is_shutting_down());
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Admin)?; // `client`: the peer
+    /// client.write_all(b"shutdown\n")?;
+    /// event_loop.run()?; // returns once the channel has closed
+    /// assert!(event_loop.is_empty());
+    /// let mut reply = String::new();
+    /// client.read_to_string(&mut reply)?; // the reply, then end of file
+    /// assert_eq!(reply, "bye\n");
+    /// # io::Result::Ok(())
+    /// ```
+    pub fn shutdown_loop(&mut self, grace: Duration) {
+        self.core.begin_shutdown(grace);
+    }
+
+    /// Whether a graceful shutdown ([`shutdown_loop`](Self::shutdown_loop)) is under way:
+    /// a handler can refuse new work, or answer it with a "going away" reply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::EventLoop;
+    ///
+    /// let mut event_loop = EventLoop::with_state(Vec::new())?;
+    /// event_loop.schedule(Duration::ZERO, |cx| {
+    ///     let before = cx.is_shutting_down();
+    ///     cx.state().push(before);
+    ///     cx.shutdown_loop(Duration::from_secs(1)); // no channel: the loop just stops
+    /// });
+    /// event_loop.run_until_stopped()?;
+    /// assert_eq!(event_loop.state(), &[false]);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn is_shutting_down(&self) -> bool {
+        self.core.is_shutting_down()
+    }
+
+    /// Closes this channel once its output has drained: from now on the loop no longer reads
+    /// from it, and closes it the first time its [`writable()`](Dispatcher::writable)
+    /// answers false (at once if it already does) after its callbacks ran. The raw
+    /// dispatcher's analogue of asynchat's `close_when_done`, and what the default
+    /// [`Dispatcher::handle_shutdown`] does. No-op in a loop-level context.
+    ///
+    /// The dispatcher's `writable()` must answer false once everything is sent (as with a
+    /// [`SendBuffer`](crate::SendBuffer)); a channel whose `writable()` stays true is never
+    /// closed by this.
+    ///
+    /// # Examples
+    ///
+    /// A last reply too large for the socket to take at once, sent in full before the close:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use ioloop::{Context, Dispatcher, EventLoop, SendBuffer};
+    ///
+    /// #[derive(Default)]
+    /// struct Goodbye {
+    ///     out: SendBuffer,
+    /// }
+    ///
+    /// impl Dispatcher for Goodbye {
+    ///     fn writable(&self) -> bool {
+    ///         !self.out.is_empty()
+    ///     }
+    ///
+    ///     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         if cx.recv(&mut [0; 64])? > 0 {
+    ///             self.out.send(cx, &vec![b'.'; 4 << 20])?; // most of it waits in `out`
+    ///             cx.close_when_drained();
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         self.out.flush(cx)
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
+    /// event_loop.spawn(conn, Goodbye::default())?; // `client`: the peer
+    /// client.write_all(b"bye\n")?;
+    /// let reader = std::thread::spawn(move || {
+    ///     let mut reply = Vec::new();
+    ///     client.read_to_end(&mut reply).map(|_| reply.len()) // all of it, then end of file
+    /// });
+    /// # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    /// event_loop.run()?; // returns once the channel has closed
+    /// assert_eq!(reader.join().unwrap()?, 4 << 20);
+    /// # io::Result::Ok(())
+    /// ```
+    pub fn close_when_drained(&mut self) {
+        if let Some(own) = self.own.as_deref_mut() {
+            own.close_when_drained = true;
+        }
+    }
+
+    /// The end of a shutdown's grace period: its timer's closure.
+    pub(crate) fn end_grace(&mut self) {
+        self.core.end_grace();
     }
 
     /// A handle for other threads: to hand slow work to a thread and get the answer back

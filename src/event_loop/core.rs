@@ -11,6 +11,11 @@
 //! - At most one channel is lent at a time (to [`Dispatch`](super::dispatch::Dispatch)), and
 //!   only [`Core::give_back`] returns it; its slot keeps its generation meanwhile, so its
 //!   token stays valid and its slot is not reused.
+//! - A channel marked [`close_when_drained`](super::Context::close_when_drained) is watched
+//!   for writing only, and is closed the first time the loop finds its `writable()` false.
+//! - While a graceful shutdown is under way ([`Core::begin_shutdown`]), its grace timer is
+//!   queued; the shutdown ends (its state cleared, the timer cancelled) when no channel is
+//!   left or when that timer closes whatever is.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -23,6 +28,7 @@ use slab::Slab;
 use socket2::{SockAddr, Socket};
 
 use super::channel::{Channel, Phase, Running};
+use super::context::{Context, NO_CHANNEL};
 use super::deadlines::{Clocks, Timeouts};
 use super::dispatcher::{AnyDispatcher, Dispatcher};
 use super::handle::Shared;
@@ -31,7 +37,7 @@ use super::os_errors::is_connect_in_progress;
 use super::timers::{Due, TimerAction, TimerFn, TimerId, Timers};
 use super::token::Token;
 use crate::diagnostics::report;
-use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
+use crate::selector::{DefaultSelector, Events, Interest, Selector, SelectorKind};
 
 /// How long a listener rests after the process ran out of descriptors.
 pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -61,6 +67,19 @@ pub(crate) struct Core<S> {
     /// Errors dispatchers reported outside their callbacks (`Dispatcher::take_error`),
     /// found at an interest refresh: each goes to its channel's `handle_error`.
     failed: Vec<(Token, io::Error)>,
+    /// The graceful shutdown under way, if any.
+    shutdown: Option<ShuttingDown>,
+}
+
+/// A graceful shutdown under way (see [`Core::begin_shutdown`]).
+struct ShuttingDown {
+    /// When the grace period ends.
+    deadline: Instant,
+    /// The timer that ends it.
+    timer: TimerId,
+    /// Every channel open when the shutdown began was told (`handle_shutdown`); channels
+    /// opened from then on are told as they open.
+    told: bool,
 }
 
 impl<S: 'static> Core<S> {
@@ -79,6 +98,7 @@ impl<S: 'static> Core<S> {
             scratch: Vec::new(),
             now: None,
             failed: Vec::new(),
+            shutdown: None,
         }
     }
 
@@ -243,6 +263,7 @@ impl<S: 'static> Core<S> {
             warned: false,
             fallbacks: None,
             clocks: None,
+            close_when_drained: false,
         });
         self.opening.push_back(token);
         Ok(token)
@@ -419,9 +440,15 @@ impl<S: 'static> Core<S> {
         let (Some(dispatcher), Some(io)) = (&channel.dispatcher, &channel.io) else {
             return;
         };
-        let Some(interest) = channel.phase.interest(&**dispatcher) else {
+        let Some(mut interest) = channel.phase.interest(&**dispatcher) else {
             return self.close_after_panic(token);
         };
+        if channel.close_when_drained {
+            if !interest.is_writable() {
+                return self.close_drained(token);
+            }
+            interest = Interest::WRITE; // nothing more is read from a channel on its way out
+        }
         if interest == channel.registered {
             return; // the usual case: nothing to tell the selector
         }
@@ -446,6 +473,12 @@ impl<S: 'static> Core<S> {
     }
 
     #[cold]
+    fn close_drained(&mut self, token: Token) {
+        log::debug!(target: "ioloop::event_loop", "{token:?}: output drained; closing the channel as asked");
+        self.close(token);
+    }
+
+    #[cold]
     fn close_after_refusal(&mut self, token: Token, error: io::Error) {
         report!(Error, target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({error}); closing the channel");
         // The selector dropped the registration already: close without it.
@@ -458,13 +491,14 @@ impl<S: 'static> Core<S> {
     pub(crate) fn lend(&mut self, token: Token) -> Option<(Box<dyn AnyDispatcher<S>>, Running)> {
         let channel = self.channel_mut(token)?;
         let dispatcher = channel.dispatcher.take()?;
-        let running = Running::new(
+        let mut running = Running::new(
             token,
             channel.io.take(),
             channel.phase,
             channel.warned,
             channel.clocks.take(),
         );
+        running.close_when_drained = channel.close_when_drained;
         Some((dispatcher, running))
     }
 
@@ -478,6 +512,7 @@ impl<S: 'static> Core<S> {
             phase,
             warned,
             clocks,
+            close_when_drained,
             ..
         } = running;
         let Some(io) = io else {
@@ -489,6 +524,7 @@ impl<S: 'static> Core<S> {
         channel.phase = phase;
         channel.warned = warned;
         channel.clocks = clocks;
+        channel.close_when_drained = close_when_drained;
         channel.io = Some(io);
         channel.dispatcher = Some(dispatcher);
         self.update_interest(token);
@@ -579,6 +615,101 @@ impl<S: 'static> Core<S> {
             channel.phase = Phase::Listening;
             self.mark_dirty(token);
         }
+    }
+
+    /// Starts a graceful shutdown with `grace` to finish in, or shortens the one under way
+    /// to end no later than `grace` from now (never later than it was to end). With no
+    /// channel open there is nothing to wait for: the loop is asked to stop.
+    ///
+    /// The channels are told (`handle_shutdown`) by [`Core::take_shutdown_sweep`] at the
+    /// loop's next safe point, not here: a callback calling this holds its own channel lent.
+    pub(crate) fn begin_shutdown(&mut self, grace: Duration) {
+        let deadline = deadline_after(grace);
+        if let Some(shutdown) = &mut self.shutdown {
+            if deadline < shutdown.deadline {
+                shutdown.deadline = deadline;
+                let timer = shutdown.timer;
+                self.timers.reschedule(timer, deadline);
+                log::info!(target: "ioloop::event_loop", "graceful shutdown: the grace period now ends in {grace:?}");
+            }
+            return;
+        }
+        if self.channels.is_empty() {
+            self.request_stop();
+            return;
+        }
+        log::info!(target: "ioloop::event_loop",
+            "graceful shutdown: {} channel(s) open, {grace:?} to finish",
+            self.channels.len()
+        );
+        let end_grace = |cx: &mut Context<'_, S>| cx.end_grace();
+        let timer = self.timers.insert(
+            deadline,
+            NO_CHANNEL,
+            None,
+            TimerAction::Call(Some(Box::new(end_grace))),
+        );
+        self.shutdown = Some(ShuttingDown {
+            deadline,
+            timer,
+            told: false,
+        });
+    }
+
+    /// Whether a graceful shutdown is under way.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_some()
+    }
+
+    /// Whether the channels opened from now on must be told of a shutdown as they open
+    /// (the sweep of those open when it began is done).
+    #[inline]
+    pub(crate) fn tells_new_channels(&self) -> bool {
+        self.shutdown.as_ref().is_some_and(|shutdown| shutdown.told)
+    }
+
+    /// Once per shutdown: the channels to tell of it (every channel open now).
+    #[inline]
+    pub(crate) fn take_shutdown_sweep(&mut self) -> Option<Vec<Token>> {
+        match &mut self.shutdown {
+            Some(shutdown) if !shutdown.told => {
+                shutdown.told = true;
+                Some(self.tokens())
+            }
+            _ => None,
+        }
+    }
+
+    /// Ends a shutdown under way once no channel is left; returns whether it did (the loop
+    /// then stops).
+    #[inline]
+    pub(crate) fn finish_shutdown_if_done(&mut self) -> bool {
+        if self.shutdown.is_none() || !self.channels.is_empty() {
+            return false;
+        }
+        if let Some(shutdown) = self.shutdown.take() {
+            self.timers.cancel(shutdown.timer);
+        }
+        log::info!(target: "ioloop::event_loop", "graceful shutdown: every channel closed");
+        true
+    }
+
+    /// The grace period is over: closes every channel left (no callback runs; their
+    /// dispatchers are dropped) and asks the loop to stop.
+    pub(crate) fn end_grace(&mut self) {
+        if self.shutdown.take().is_none() {
+            return;
+        }
+        let mut cut_off = 0;
+        for token in self.tokens() {
+            if self.close(token) {
+                cut_off += 1;
+            }
+        }
+        log::info!(target: "ioloop::event_loop",
+            "graceful shutdown: the grace period ended; closed {cut_off} channel(s) still open"
+        );
+        self.request_stop();
     }
 }
 

@@ -1,5 +1,6 @@
 //! The dispatch protocol, in one place: what the loop calls for one ready event, one due
-//! timer and one cross-thread job, and what it does with the handlers' results.
+//! timer, one cross-thread job, a new channel (`handle_opened`) and a graceful shutdown
+//! (`handle_shutdown`), and what it does with the handlers' results.
 //!
 //! A [`Dispatch`] borrows the running channel out of the [`Core`] (one lookup), hands its
 //! callbacks a [`Context`] that holds the channel directly (no lookup per `recv` or `send`),
@@ -16,7 +17,9 @@
 //! | `Err` of a "disconnected" kind | calls `handle_close` once after the handler |
 //! | any other `Err`, or a panic | calls `handle_error` (default: log and close) |
 //!
-//! and no handler of a channel runs after it is closed.
+//! and no handler of a channel runs after it is closed. A channel whose `handle_shutdown`
+//! fails (an error other than `WouldBlock`, or a panic) is closed after `handle_error`, and
+//! a listener is closed after its `handle_shutdown`, whatever it returned.
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -61,23 +64,33 @@ impl<'a, S: 'static> Dispatch<'a, S> {
     }
 
     /// Runs one handler, unless the channel is closed, and routes its outcome; then calls
-    /// `handle_close` if the handler saw end of file or a disconnection.
+    /// `handle_close` if the handler saw end of file or a disconnection. Returns whether the
+    /// handler succeeded: `false` if it returned an error (other than `WouldBlock`) or
+    /// panicked.
     fn call(
         &mut self,
         what: &'static str,
         handler: impl FnOnce(&mut dyn AnyDispatcher<S>, &mut Context<'_, S>) -> io::Result<()>,
-    ) {
+    ) -> bool {
         if !self.is_open() {
-            return;
+            return true;
         }
-        match self.run(handler) {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => self.route_error(error),
-            Err(panic) => self.route_error(panicked(what, &*panic)),
-        }
+        let succeeded = match self.run(handler) {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                let spurious = error.kind() == io::ErrorKind::WouldBlock;
+                self.route_error(error);
+                spurious
+            }
+            Err(panic) => {
+                self.route_error(panicked(what, &*panic));
+                false
+            }
+        };
         if self.own.disconnected {
             self.settle_close();
         }
+        succeeded
     }
 
     /// Runs `f` on the dispatcher with this channel's `Context`, catching a panic: the one
@@ -289,6 +302,19 @@ pub(crate) fn failure<S: 'static>(core: &mut Core<S>, token: Token, error: io::E
 pub(crate) fn opened<S: 'static>(core: &mut Core<S>, token: Token) {
     if let Some(mut turn) = Dispatch::begin(core, token) {
         turn.call("handle_opened", |d, cx| d.handle_opened(cx));
+        turn.end();
+    }
+}
+
+/// A graceful shutdown reaches `token`'s channel: its `handle_shutdown`. A listener is
+/// closed after it whatever it did (a shutdown stops accepting), and so is a channel whose
+/// `handle_shutdown` failed or panicked (after `handle_error`, which may have kept it open).
+pub(crate) fn shutdown<S: 'static>(core: &mut Core<S>, token: Token) {
+    if let Some(mut turn) = Dispatch::begin(core, token) {
+        let succeeded = turn.call("handle_shutdown", |d, cx| d.handle_shutdown(cx));
+        if !succeeded || turn.own.phase.is_accepting() {
+            turn.core.close_lent(&mut turn.own);
+        }
         turn.end();
     }
 }

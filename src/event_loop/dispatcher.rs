@@ -551,11 +551,27 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// # Examples
     ///
     /// A session that tells an idle client why it is dropped:
+    /// The loop is shutting down gracefully ([`Context::shutdown_loop`],
+    /// [`EventLoop::shutdown`](crate::EventLoop::shutdown), [`LoopHandle::shutdown`](crate::LoopHandle::shutdown)):
+    /// finish up. Called once per channel, at the start of the loop's next iteration (or
+    /// when the channel opens, for one opened during the shutdown).
+    ///
+    /// Default: a listener closes (it accepts no more connections); any other channel
+    /// closes once its output has drained ([`Context::close_when_drained`]: nothing more is
+    /// read from it, and it closes when `writable()` answers false). A listener is closed
+    /// after this call whatever it does; a channel whose `handle_shutdown` returns an error
+    /// or panics goes to [`handle_error`](Self::handle_error) and is then closed. Channels
+    /// still open when the grace period ends are closed without further callbacks.
+    ///
+    /// # Examples
+    ///
+    /// A session that says goodbye before it closes:
     ///
     /// ```
     /// use std::io::{self, Read};
     /// use std::time::Duration;
     /// use ioloop::{Context, Dispatcher, EventLoop, TimeoutKind, Timeouts};
+    /// use ioloop::{Context, Dispatcher, EventLoop};
     ///
     /// struct Session;
     ///
@@ -568,6 +584,9 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     ///     fn handle_timeout(&mut self, cx: &mut Context<'_>, timeout: TimeoutKind) -> io::Result<()> {
     ///         cx.send(format!("421 {timeout}, closing\r\n").as_bytes())?;
     ///         cx.close();
+    ///     fn handle_shutdown(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"421 shutting down\r\n")?; // a new socket has room for a line
+    ///         cx.close_when_drained(); // as the default does
     ///         Ok(())
     ///     }
     /// }
@@ -657,6 +676,23 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// ```
     fn take_error(&mut self) -> Option<io::Error> {
         None
+    }
+
+    /// event_loop.spawn(conn, Session)?; // `client`: the peer
+    /// event_loop.shutdown(Duration::from_secs(5));
+    /// event_loop.run()?; // returns once the session has closed
+    /// let mut last_word = String::new();
+    /// client.read_to_string(&mut last_word)?;
+    /// assert_eq!(last_word, "421 shutting down\r\n");
+    /// # io::Result::Ok(())
+    /// ```
+    fn handle_shutdown(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        if cx.is_accepting() {
+            cx.close();
+        } else {
+            cx.close_when_drained();
+        }
+        Ok(())
     }
 
     /// A handler returned an error (or panicked). Default: log it with `log::error!` and

@@ -1,9 +1,11 @@
-//! [`LoopHandle`]: stop the loop or run code on it from another thread.
+//! [`LoopHandle`]: stop the loop, shut it down gracefully, or run code on it from another
+//! thread.
 
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::Context;
 use crate::diagnostics::report;
@@ -130,6 +132,40 @@ impl<S> LoopHandle<S> {
         // before the flag was set, finds an empty queue next time, which is harmless).
         self.shared.has_jobs.store(true, Ordering::Release);
         self.shared.waker.wake()
+    }
+
+    /// Shuts the loop down gracefully with at most `grace` for its channels to finish (see
+    /// [`Context::shutdown_loop`]): from a signal-handling thread, a supervisor, a test. The
+    /// loop is woken and starts the shutdown in its next iteration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Dispatcher, EventLoop};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// let handle = event_loop.handle();
+    /// let supervisor = std::thread::spawn(move || handle.shutdown(Duration::from_secs(10)));
+    /// event_loop.run()?; // the listener closes, then `run` returns
+    /// supervisor.join().unwrap()?;
+    /// assert!(event_loop.is_empty()); // shut down, not merely stopped
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Only if the loop cannot be woken (as [`call_soon_threadsafe`](Self::call_soon_threadsafe)).
+    pub fn shutdown(&self, grace: Duration) -> io::Result<()>
+    where
+        S: 'static,
+    {
+        self.call_soon_threadsafe(move |cx| cx.shutdown_loop(grace))
     }
 }
 

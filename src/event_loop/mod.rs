@@ -2,7 +2,10 @@
 //! (a socket and a [`Dispatcher`]) and calls their handlers when the socket is ready.
 //!
 //! The dispatch of one event, timer or job is in `dispatch.rs`; the channel table and its
-//! invariants in `core.rs`; what a callback can do in `context.rs`.
+//! invariants in `core.rs`; what a callback can do in `context.rs`. A graceful shutdown
+//! ([`EventLoop::shutdown`]) is started in `core.rs`, told to the channels here (at the start
+//! of an iteration, and as channels open) and ended by the run loop's check that no channel
+//! is left, or by its grace timer.
 
 mod channel;
 mod context;
@@ -46,7 +49,9 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 ///
 /// # How an iteration runs
 ///
-/// 1. Channels spawned since the last iteration get their `handle_opened`; channels reached
+/// 1. Channels spawned since the last iteration get their `handle_opened`; after a graceful
+///    shutdown began ([`EventLoop::shutdown`]), every channel gets its `handle_shutdown`
+///    once (and a channel opened later, right after its `handle_opened`); channels reached
 ///    with [`Context::get_mut`] or [`Context::refresh`] are asked `readable()`/`writable()`
 ///    again.
 /// 2. The loop waits in the selector, at most until the next timer (or the timeout given),
@@ -782,6 +787,65 @@ impl<S: 'static> EventLoop<S> {
         }
     }
 
+    /// Shuts the loop down gracefully, with at most `grace` for the channels to finish: stop
+    /// accepting, let every channel finish what it has (by default: send what is queued,
+    /// then close), close what is left when `grace` has passed, and return from
+    /// [`run`](Self::run). Between iterations, or before `run`; from a callback it is
+    /// [`Context::shutdown_loop`], from another thread [`LoopHandle::shutdown`]. The steps
+    /// are described at [`Context::shutdown_loop`].
+    ///
+    /// # Examples
+    ///
+    /// A server whose connection has a large reply still queued: the reply is sent in full
+    /// before the channel closes, and the listener closes at once.
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, SendBuffer};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// #[derive(Default)]
+    /// struct Download {
+    ///     out: SendBuffer,
+    /// }
+    ///
+    /// impl Dispatcher for Download {
+    ///     fn writable(&self) -> bool {
+    ///         !self.out.is_empty()
+    ///     }
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         self.out.send(cx, &vec![b'x'; 4 << 20]) // more than the socket takes at once
+    ///     }
+    ///     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         self.out.flush(cx)
+    ///     }
+    /// }
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let mut client = TcpStream::connect(addr)?;
+    /// let (conn, _) = listener.accept()?;
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(listener, Server)?;
+    /// event_loop.spawn(conn, Download::default())?;
+    /// event_loop.shutdown(Duration::from_secs(30)); // e.g. on SIGTERM
+    /// let reader = std::thread::spawn(move || {
+    ///     let mut data = Vec::new();
+    ///     client.read_to_end(&mut data).map(|_| data.len())
+    /// });
+    /// event_loop.run()?; // returns once both channels have closed
+    /// assert_eq!(reader.join().unwrap()?, 4 << 20); // all of it, then end of file
+    /// assert!(TcpStream::connect(addr).is_err()); // nothing listens any more
+    /// # io::Result::Ok(())
+    /// ```
+    pub fn shutdown(&mut self, grace: Duration) {
+        self.context().shutdown_loop(grace);
+    }
+
     /// Runs until no channel is left or [`Context::stop`] / [`LoopHandle::stop`] is called
     /// (asyncore's `loop()`). A stop asked for before the call makes it return at once.
     ///
@@ -956,13 +1020,14 @@ impl<S: 'static> EventLoop<S> {
     /// Only a failure of the selector itself.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let opened = self.open_new_channels();
+        let told = self.tell_shutdown();
         self.core.refresh_interest();
         while let Some((token, error)) = self.core.next_failure() {
             dispatch::failure(&mut self.core, token, error);
         }
         // A hook that just ran may have closed its channel or asked to stop: no blocking
         // wait before `run` has seen that.
-        let wait = if opened {
+        let wait = if opened || told {
             Some(Duration::ZERO)
         } else {
             self.wait_time(timeout)
@@ -975,7 +1040,9 @@ impl<S: 'static> EventLoop<S> {
         self.run_jobs();
         // What this iteration's callbacks spawned or refreshed is settled at the start of the
         // next one, before its wait: no second check per iteration.
-        Ok(self.core.take_stop())
+        let stop = self.core.take_stop();
+        let shut_down = self.core.finish_shutdown_if_done();
+        Ok(stop || shut_down)
     }
 
     /// `handle_opened` of the channels spawned since the last call (and of those they
@@ -984,9 +1051,26 @@ impl<S: 'static> EventLoop<S> {
         let mut opened = false;
         while let Some(token) = self.core.next_opening() {
             dispatch::opened(&mut self.core, token);
+            if self.core.tells_new_channels() {
+                // Opened during a shutdown: told at once, so it cannot hold the loop.
+                dispatch::shutdown(&mut self.core, token);
+            }
             opened = true;
         }
         opened
+    }
+
+    /// `handle_shutdown` of every channel, once per graceful shutdown, at the first
+    /// iteration after it began. Returns whether it ran.
+    #[inline]
+    fn tell_shutdown(&mut self) -> bool {
+        let Some(tokens) = self.core.take_shutdown_sweep() else {
+            return false;
+        };
+        for token in tokens {
+            dispatch::shutdown(&mut self.core, token);
+        }
+        true
     }
 
     fn wait_time(&mut self, timeout: Option<Duration>) -> Option<Duration> {

@@ -20,6 +20,7 @@ mod pipes_and_unix_sockets;
 mod read_write;
 mod running;
 mod send_buffer;
+mod shutdown;
 mod timers;
 mod tokens;
 mod udp;
