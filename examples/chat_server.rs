@@ -259,9 +259,14 @@ fn main() {
             ),
         ],
     );
+    let max_output = args.count("max-output", 1024 * 1024);
     let config = ChatConfig {
         max_message: args.count("max-line", 64 * 1024),
-        max_output: args.count("max-output", 1024 * 1024),
+        max_output,
+        // A session stops reading (so its speaker waits) while its own output is a quarter
+        // of the cap: what one read then adds stays below the cap, so a fast speaker is
+        // slowed, never dropped, by its own echo.
+        high_water: max_output / 4,
         timeouts: Timeouts {
             message: args.seconds("line-timeout", Some(Duration::from_secs(30))),
             idle: args.seconds("idle-timeout", Some(Duration::from_secs(600))),

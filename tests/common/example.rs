@@ -114,6 +114,11 @@ impl Server {
         server
     }
 
+    /// The server's process id (to read its descriptors and memory under /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A connection to the server with [`IO_TIMEOUT`] read and write timeouts.
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT)
