@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 
+use super::admission::Admission;
 use super::dispatcher::AnyDispatcher;
 use super::io_source::IoSource;
 use super::token::Token;
@@ -23,8 +24,9 @@ pub(crate) enum Phase {
     Closing,
     /// A listening socket: readability means `handle_accept`; never watched for writing.
     Listening,
-    /// A listener resting after the process ran out of descriptors: watched for nothing
-    /// until its resume timer fires.
+    /// A listener resting after the process ran out of descriptors (until its resume timer
+    /// fires), or at its connection limit (until one of its connections closes): watched
+    /// for nothing. Its `ListenerBook` says which holds it.
     Paused,
 }
 
@@ -87,6 +89,9 @@ pub(crate) struct Channel<S> {
     /// While connecting: the addresses to try next if this attempt fails.
     #[allow(clippy::box_collection)] // one word in every channel, not four
     pub(crate) fallbacks: Option<Box<VecDeque<SocketAddr>>>,
+    /// Spawned from a listener with limits: that listener, which counts this channel until
+    /// it leaves the table (`Core::remove_channel`).
+    pub(crate) admission: Option<Box<Admission>>,
 }
 
 impl<S> Channel<S> {
