@@ -31,7 +31,7 @@ use crate::diagnostics::report;
 /// A server that serves at most 2 clients at once; the others wait in the backlog:
 ///
 /// ```
-/// use std::io::{self, Read};
+/// use std::io;
 /// use std::net::{TcpListener, TcpStream};
 /// use std::time::Duration;
 /// use ioloop::socket2::{SockAddr, Socket};
