@@ -343,9 +343,13 @@ struct FailureLog {
 impl FailureLog {
     #[cold]
     fn recovered(&mut self, listener: Token) {
-        report!(Info, target: "ioloop::event_loop",
-            "{listener:?}: accepting again ({} more failed accepts since the last report)",
-            self.unreported);
+        if self.unreported == 0 {
+            report!(Info, target: "ioloop::event_loop", "{listener:?}: accepting again");
+        } else {
+            report!(Info, target: "ioloop::event_loop",
+                "{listener:?}: accepting again ({} more failed accepts since the last report)",
+                self.unreported);
+        }
         self.failing_since_report = None;
         self.unreported = 0;
     }
