@@ -11,6 +11,9 @@
 //! - At most one channel is lent at a time (to [`Dispatch`](super::dispatch::Dispatch)), and
 //!   only [`Core::give_back`] returns it; its slot keeps its generation meanwhile, so its
 //!   token stays valid and its slot is not reused.
+//! - A listener's book (its limits, its count of open connections) lives exactly as long as
+//!   the listener; a connection counted in it is counted until it leaves the table, and
+//!   every slot is freed through `Core::remove_channel`, which uncounts it.
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
