@@ -375,6 +375,51 @@ fn set_listener_limits_refuses_what_is_no_listener(kind: SelectorKind) {
     assert!(event_loop.state().refused);
 }
 
+/// A listener with a cap of one that closes its connection itself, from its own timer:
+/// the connection leaves while the listener's callback runs.
+#[derive(Default)]
+struct Recycler {
+    current: Option<ioloop::Token>,
+}
+
+impl Dispatcher<Counts> for Recycler {
+    fn handle_opened(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        cx.set_listener_limits(ListenerLimits {
+            max_connections: Some(1),
+            ..ListenerLimits::default()
+        })
+    }
+
+    fn handle_accepted(&mut self, cx: &mut Cx<'_>, socket: Socket, _: SockAddr) -> io::Result<()> {
+        cx.state().accepted += 1;
+        self.current = Some(cx.spawn(socket, Greeter)?);
+        cx.call_later(Duration::from_millis(20));
+        Ok(())
+    }
+
+    fn handle_timer(&mut self, cx: &mut Cx<'_>, _: ioloop::TimerId) -> io::Result<()> {
+        if let Some(current) = self.current.take() {
+            cx.close_channel(current); // the count drops while this callback runs
+        }
+        Ok(())
+    }
+}
+
+fn a_listener_that_closes_its_own_connection_resumes(kind: SelectorKind) {
+    let listener = listener();
+    let addr = listener.local_addr().unwrap();
+    let mut event_loop = EventLoop::with_kind(kind, Counts::default()).unwrap();
+    event_loop.spawn(listener, Recycler::default()).unwrap();
+    let mut clients: Vec<Client> = (0..3).map(|_| Client::connect(addr)).collect();
+    drive(
+        &mut event_loop,
+        &mut clients,
+        |event_loop, _| assert!(event_loop.len() <= 2, "over the cap of one"),
+        |clients| count(clients, Outcome::Served) == 3,
+    );
+    assert_eq!(event_loop.state().accepted, 3);
+}
+
 per_kind! {
     a_paused_listener_never_exceeds_its_cap_and_serves_everyone_in_turn,
     a_rejecting_listener_closes_the_extras_at_once,
@@ -383,4 +428,5 @@ per_kind! {
     run_returns_err_when_a_listener_was_closed_by_an_error,
     run_returns_ok_when_a_listener_closed_itself,
     set_listener_limits_refuses_what_is_no_listener,
+    a_listener_that_closes_its_own_connection_resumes,
 }
