@@ -83,7 +83,9 @@
 //! | `readable()`/`writable()` asked on every iteration | asked only after the channel's own callbacks, [`get_mut`](Context::get_mut) or [`cx.refresh(token)`](Context::refresh): an answer that depends on state shared with other channels needs `refresh` when that state changes |
 //! | `__init__` of a dispatcher (greet, set up) | [`Dispatcher::handle_opened`], once when the channel joins the loop |
 //! | `handle_read`, `handle_write`, `handle_expt`, `handle_connect` | the same names on [`Dispatcher`], returning `io::Result<()>` |
-//! | `handle_accept()` / `handle_accepted(sock, addr)` | [`Dispatcher::handle_accept`] / [`Dispatcher::handle_accepted`] (a non-blocking `socket2::Socket`) |
+//! | `handle_accept()` / `handle_accepted(sock, addr)` | [`Dispatcher::handle_accept`] / [`Dispatcher::handle_accepted`] (a non-blocking `socket2::Socket`); the default `handle_accept` takes up to [`ACCEPT_BATCH`] waiting connections per event, not one |
+//! | a listener closed by a failed `accept` (`EMFILE`, `ENOBUFS`…) | transient failures are logged and skipped ([`Context::accept`]); a listener closed by an error makes [`EventLoop::run`] return `Err` |
+//! | connection caps counted by hand (pyftpdlib's `max_cons`, `max_cons_per_ip`) | [`ListenerLimits`], set with [`EventLoop::set_listener_limits`] |
 //! | `handle_close()` (default: warn and close) | [`Dispatcher::handle_close`] (default: close), called at most once |
 //! | `handle_error()` (print traceback, close) | [`Dispatcher::handle_error`] gets the `io::Error`; default: log it (see [Logging](#logging)) and close; panics are caught too |
 //! | `log_info(message, type)` (printed to stdout) | the [`log`](https://docs.rs/log) facade; stderr when no logger is installed |
@@ -264,8 +266,8 @@ pub mod net;
 pub mod selector;
 
 pub use event_loop::{
-    Context, Dispatcher, EventLoop, IoSource, LoopHandle, SendBuffer, TimeoutKind, Timeouts,
-    TimerId, Token,
+    ACCEPT_BATCH, Context, Dispatcher, EventLoop, IoSource, ListenerLimits, LoopHandle, SendBuffer,
+    TimeoutKind, Timeouts, TimerId, Token, WhenFull,
 };
 /// The `socket2` crate this crate's signatures use (`Socket`, `SockAddr`, `Domain`, …):
 /// name it through this re-export, so that its version is always the one `ioloop` speaks.

@@ -249,7 +249,7 @@ fn a_chat_member_that_never_reads_is_dropped_at_its_output_cap(kind: SelectorKin
     let sleeper = chat_member(&server, "sleeper");
     let mut said = BufReader::new(speaker.try_clone().unwrap());
     let mut notices = Vec::new();
-    let mut next_line = |reader: &mut BufReader<TcpStream>| {
+    let next_line = |reader: &mut BufReader<TcpStream>| {
         let mut line = String::new();
         reader.read_line(&mut line).expect("a line for the speaker");
         assert!(line.ends_with('\n'), "the speaker was closed: {line:?}");

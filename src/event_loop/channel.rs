@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 
+use super::admission::Admission;
 use super::deadlines::Clocks;
 use super::dispatcher::AnyDispatcher;
 use super::io_source::IoSource;
@@ -24,8 +25,9 @@ pub(crate) enum Phase {
     Closing,
     /// A listening socket: readability means `handle_accept`; never watched for writing.
     Listening,
-    /// A listener resting after the process ran out of descriptors: watched for nothing
-    /// until its resume timer fires.
+    /// A listener resting after the process ran out of descriptors (until its resume timer
+    /// fires), or at its connection limit (until one of its connections closes): watched
+    /// for nothing. Its `ListenerBook` says which holds it.
     Paused,
     /// Closed for the program ([`Context::close_lingering`](super::Context::close_lingering)):
     /// this side has shut down writing, and the loop reads and discards what the peer still
@@ -98,6 +100,9 @@ pub(crate) struct Channel<S> {
     /// [`Context::close_when_drained`](super::Context::close_when_drained) was called: the
     /// loop no longer reads from the channel, and closes it once `writable()` answers false.
     pub(crate) close_when_drained: bool,
+    /// Spawned from a listener with limits: that listener, which counts this channel until
+    /// it leaves the table (`Core::remove_channel`).
+    pub(crate) admission: Option<Box<Admission>>,
 }
 
 impl<S> Channel<S> {

@@ -6,16 +6,17 @@ use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
+use super::admission::Verdict;
 use super::channel::Phase;
 use super::channel::Running;
-use super::core::{ACCEPT_PAUSE, Core};
-use super::dispatcher::Dispatcher;
+use super::core::Core;
+use super::dispatcher::{ACCEPT_BATCH, Dispatcher};
 use super::io_source::IoSource;
-use super::os_errors::{is_descriptor_exhaustion, is_disconnect};
+use super::os_errors::{AcceptFailure, classify_accept_error, is_disconnect};
 use super::timers::TimerAction;
 use super::{LoopHandle, TimerId, Token};
 use crate::diagnostics::report;
@@ -651,19 +652,30 @@ impl<'a, S: 'static> Context<'a, S> {
         }
     }
 
-    /// Accepts one connection from this listening channel; `Ok(None)` when none is waiting.
-    /// The accepted socket is non-blocking.
+    /// Accepts one connection from this listening channel; `Ok(None)` when none is waiting,
+    /// or none may be taken now. The accepted socket is non-blocking.
     ///
-    /// If the process (or system) is out of descriptors, this logs a warning, pauses the
-    /// listener for 100 ms and returns `Ok(None)`: the loop neither spins nor closes the
-    /// listener, as asyncore did.
+    /// A failed accept never closes the listener:
+    /// - when the process or system is out of descriptors, socket buffers or memory
+    ///   (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`; Winsock's `WSAEMFILE`, `WSAENOBUFS`), the
+    ///   listener rests 100 ms: the loop neither spins nor closes it, as asyncore did;
+    /// - a connection that went away before it was taken (`ECONNABORTED`, `WSAECONNRESET`),
+    ///   a signal (`EINTR`), a protocol or firewall error (`EPROTO`, `EPERM`) and the network
+    ///   errors Linux's accept(2) says to treat like `EAGAIN` are skipped;
+    ///
+    /// and in each case this returns `Ok(None)`. Failures are logged: the first of a run as
+    /// a warning, then at most one summary per 10 s per listener, and one line when accepting
+    /// works again.
+    ///
+    /// A listener with [`ListenerLimits`](crate::ListenerLimits) takes no connection while
+    /// paused at its maximum, and closes at once (and skips) one it must reject.
     ///
     /// asyncore's `self.accept()`, with `Ok(None)` where Python returned `None`.
     ///
     /// # Examples
     ///
-    /// A listener that takes every waiting connection on each event, not one as the default
-    /// [`handle_accept`](Dispatcher::handle_accept) does:
+    /// A listener that takes every waiting connection on each event, however many (the
+    /// default [`handle_accept`](Dispatcher::handle_accept) takes at most 64):
     ///
     /// ```
     /// use std::io;
@@ -698,42 +710,100 @@ impl<'a, S: 'static> Context<'a, S> {
     ///
     /// # Errors
     ///
-    /// Other OS errors; `Unsupported` for a plain descriptor.
+    /// Other OS errors (`EBADF`, `EINVAL` for a socket that is not listening...);
+    /// `Unsupported` for a plain descriptor; `NotConnected` once the channel is closed.
     pub fn accept(&mut self) -> io::Result<Option<(Socket, SockAddr)>> {
-        match self.own()?.accept() {
-            Ok((socket, addr)) => {
-                socket.set_nonblocking(true)?;
-                Ok(Some((socket, addr)))
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) if is_descriptor_exhaustion(&e) => {
-                self.pause_accepting(&e);
-                Ok(None)
-            }
-            Err(e) => Err(e),
+        self.own()?;
+        let Some(own) = self.own.as_deref_mut() else {
+            return Err(closed());
+        };
+        if own.phase == Phase::Paused || !self.core.may_accept(own) {
+            return Ok(None);
         }
+        // Connections closed at once (over a limit) do not end the call: the next one may be
+        // admitted. Bounded, so that a flood of rejected clients cannot hold the loop.
+        for _ in 0..ACCEPT_BATCH {
+            let Some(io) = own.io.as_ref() else {
+                return Err(closed());
+            };
+            let error = match io.accept() {
+                Ok((socket, addr)) => match self.core.screen(own.token, &addr) {
+                    Verdict::Admit => {
+                        socket.set_nonblocking(true)?;
+                        return Ok(Some((socket, addr)));
+                    }
+                    Verdict::Reject => continue, // the socket closes here
+                },
+                Err(error) => error,
+            };
+            return match classify_accept_error(&error) {
+                AcceptFailure::NoneWaiting => Ok(None),
+                AcceptFailure::PeerGone => {
+                    log::debug!(target: "ioloop::event_loop", "{:?}: accept: {error}", own.token);
+                    Ok(None)
+                }
+                AcceptFailure::Transient => {
+                    self.core
+                        .book(own.token)
+                        .accept_failed(&error, false, Instant::now());
+                    Ok(None)
+                }
+                AcceptFailure::Exhausted => {
+                    self.core
+                        .book(own.token)
+                        .accept_failed(&error, true, Instant::now());
+                    self.core.pause_exhausted(own.token, &mut own.phase);
+                    Ok(None)
+                }
+                AcceptFailure::Other => Err(error),
+            };
+        }
+        Ok(None)
     }
 
-    /// Rests this listener for [`ACCEPT_PAUSE`] after the process ran out of descriptors.
-    fn pause_accepting(&mut self, error: &io::Error) {
+    /// Sets this listener's admission limits (see [`ListenerLimits`](crate::ListenerLimits)):
+    /// from its own callback, `handle_opened` say, for a listener that decides its own.
+    /// [`EventLoop::set_listener_limits`](crate::EventLoop::set_listener_limits) sets them
+    /// from outside.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::net::TcpListener;
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop, ListenerLimits};
+    ///
+    /// struct Server;
+    ///
+    /// impl Dispatcher for Server {
+    ///     fn handle_opened(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.set_listener_limits(ListenerLimits {
+    ///             max_connections: Some(1000),
+    ///             max_per_ip: Some(10),
+    ///             ..ListenerLimits::default()
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// event_loop.run_count(1, Some(Duration::ZERO))?;
+    /// assert_eq!(event_loop.len(), 1); // the listener kept its limits, and stays open
+    /// # io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if this channel is not an open listener (or in a loop-level context).
+    pub fn set_listener_limits(&mut self, limits: crate::ListenerLimits) -> io::Result<()> {
         let Some(own) = self.own.as_deref_mut() else {
-            return;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not an open listening channel",
+            ));
         };
-        if own.phase == Phase::Listening {
-            report!(Warn, target: "ioloop::event_loop", "{:?}: accept failed ({error}); pausing this listener", own.token);
-            own.phase = Phase::Paused;
-            self.core
-                .set_timer(ACCEPT_PAUSE, own.token, None, TimerAction::ResumeAccept);
-        }
+        self.core.set_listener_limits(own.token, limits, Some(own))
     }
 
     /// Warns once per channel (the first call gives the warning, later ones are silent):
@@ -1134,6 +1204,9 @@ impl<'a, S: 'static> Context<'a, S> {
     /// server's `handle_accepted` did with `Handler(sock)`. Its `handle_opened` runs after
     /// the current callback has returned, before the loop waits again.
     ///
+    /// Spawned from a listener's callback, the channel counts against that listener's
+    /// [`ListenerLimits`](crate::ListenerLimits) until it closes.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1176,7 +1249,14 @@ impl<'a, S: 'static> Context<'a, S> {
         io: impl Into<IoSource>,
         dispatcher: D,
     ) -> io::Result<Token> {
-        self.core.spawn(io.into(), dispatcher, false)
+        let token = self.core.spawn(io.into(), dispatcher, false)?;
+        // A listener's connection counts against its limits.
+        if let Some(own) = self.own.as_deref_mut() {
+            if own.phase.is_accepting() {
+                self.core.admit(token, own);
+            }
+        }
+        Ok(token)
     }
 
     /// Starts a non-blocking TCP connection on a new channel driven by `dispatcher`, whose

@@ -16,17 +16,21 @@
 //! - While a graceful shutdown is under way ([`Core::begin_shutdown`]), its grace timer is
 //!   queued; the shutdown ends (its state cleared, the timer cancelled) when no channel is
 //!   left or when that timer closes whatever is.
+//! - A listener's book (its limits, its count of open connections) lives exactly as long as
+//!   the listener; a connection counted in it is counted until it leaves the table, and
+//!   every slot is freed through `Core::remove_channel`, which uncounts it.
 
 use std::any::Any;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
 use socket2::{SockAddr, Socket};
 
+use super::admission::{Admission, ListenerBook, ListenerLimits, Verdict};
 use super::channel::{Channel, Phase, Running};
 use super::context::{Context, NO_CHANNEL};
 use super::deadlines::{Clocks, Timeouts};
@@ -69,6 +73,12 @@ pub(crate) struct Core<S> {
     failed: Vec<(Token, io::Error)>,
     /// The graceful shutdown under way, if any.
     shutdown: Option<ShuttingDown>,
+    /// The listeners with limits or failed accepts, by slot (`ListenerBook::listener` tells
+    /// the slot's current listener from an earlier one). Dropped with their listener.
+    books: HashMap<usize, ListenerBook>,
+    /// A listener closed on an error path (by its `handle_error`, or after a panic): what
+    /// `run` reports if it ends for want of channels.
+    listener_loss: Option<io::Error>,
 }
 
 /// A graceful shutdown under way (see [`Core::begin_shutdown`]).
@@ -99,6 +109,8 @@ impl<S: 'static> Core<S> {
             now: None,
             failed: Vec::new(),
             shutdown: None,
+            books: HashMap::new(),
+            listener_loss: None,
         }
     }
 
@@ -264,6 +276,7 @@ impl<S: 'static> Core<S> {
             fallbacks: None,
             clocks: None,
             close_when_drained: false,
+            admission: None,
         });
         self.opening.push_back(token);
         Ok(token)
@@ -343,8 +356,7 @@ impl<S: 'static> Core<S> {
         {
             return false;
         }
-        let channel = self.channels.remove(token.slot);
-        self.stop_clocks(channel.clocks);
+        let channel = self.remove_channel(token.slot);
         if let Some(io) = channel.io {
             self.release(token, io);
         }
@@ -356,6 +368,26 @@ impl<S: 'static> Core<S> {
         if let Some(timer) = clocks.and_then(|clocks| clocks.timer) {
             self.timers.cancel(timer.0);
         }
+    }
+
+    /// Takes a channel out of the table: the one way a slot is freed. A listener's book goes
+    /// with it; a listener's connection leaves its count (which may let it accept again).
+    fn remove_channel(&mut self, slot: usize) -> Channel<S> {
+        let mut channel = self.channels.remove(slot);
+        self.stop_clocks(channel.clocks.take());
+        if !self.books.is_empty() {
+            if let Some(admission) = &channel.admission {
+                self.discharge(admission);
+            }
+            if self
+                .books
+                .get(&slot)
+                .is_some_and(|book| book.listener.generation == channel.generation)
+            {
+                self.books.remove(&slot);
+            }
+        }
+        channel
     }
 
     /// Closes the lent (running) channel now, idempotent: its source is unregistered and
@@ -469,6 +501,10 @@ impl<S: 'static> Core<S> {
     #[cold]
     fn close_after_panic(&mut self, token: Token) {
         report!(Error, target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked; closing the channel");
+        let error = io::Error::other("readable() or writable() panicked");
+        let channel = &self.channels[token.slot];
+        let addr = channel.io.as_ref().and_then(local_addr);
+        self.note_listener_loss(token, channel.phase, &error, addr);
         self.close(token);
     }
 
@@ -481,9 +517,11 @@ impl<S: 'static> Core<S> {
     #[cold]
     fn close_after_refusal(&mut self, token: Token, error: io::Error) {
         report!(Error, target: "ioloop::event_loop", "{token:?}: the selector refused an interest change ({error}); closing the channel");
+        let channel = &self.channels[token.slot];
+        let addr = channel.io.as_ref().and_then(local_addr);
+        self.note_listener_loss(token, channel.phase, &error, addr);
         // The selector dropped the registration already: close without it.
-        let channel = self.channels.remove(token.slot);
-        self.stop_clocks(channel.clocks);
+        self.remove_channel(token.slot);
     }
 
     /// Lends an idle channel to its callbacks: its dispatcher and source leave the slot.
@@ -516,8 +554,8 @@ impl<S: 'static> Core<S> {
             ..
         } = running;
         let Some(io) = io else {
-            self.channels.remove(token.slot);
-            self.stop_clocks(clocks);
+            self.remove_channel(token.slot);
+            self.stop_clocks(clocks); // lent with the channel, so not in its slot
             return; // the dispatcher is dropped here
         };
         let channel = &mut self.channels[token.slot];
@@ -606,8 +644,15 @@ impl<S: 'static> Core<S> {
         }
     }
 
-    /// Lets a listener paused after `EMFILE` accept again.
+    /// Lets a paused listener accept again, unless a pause still holds it: the end of an
+    /// exhaustion pause, or a connection limit left behind.
     pub(crate) fn resume_accepting(&mut self, token: Token) {
+        if self
+            .book_mut(token)
+            .is_some_and(|book| book.exhausted(Instant::now()) || book.paused_by_limit())
+        {
+            return;
+        }
         let Some(channel) = self.channel_mut(token) else {
             return;
         };
@@ -711,6 +756,180 @@ impl<S: 'static> Core<S> {
         );
         self.request_stop();
     }
+    /// The book of listener `token`, if it has one.
+    pub(crate) fn book_mut(&mut self, token: Token) -> Option<&mut ListenerBook> {
+        if self.books.is_empty() {
+            return None; // the usual case: no limits, no failures
+        }
+        self.books
+            .get_mut(&token.slot)
+            .filter(|book| book.listener == token)
+    }
+
+    /// The book of listener `token`, made if it has none.
+    pub(crate) fn book(&mut self, token: Token) -> &mut ListenerBook {
+        let book = self
+            .books
+            .entry(token.slot)
+            .or_insert_with(|| ListenerBook::new(token));
+        if book.listener != token {
+            *book = ListenerBook::new(token); // a stale one: its listener closed unseen
+        }
+        book
+    }
+
+    /// Rests a listener after the process ran out of something every accept needs; its
+    /// `phase` (the running copy, or the slot's) becomes `Paused`.
+    pub(crate) fn pause_exhausted(&mut self, token: Token, phase: &mut Phase) {
+        let until = deadline_after(ACCEPT_PAUSE);
+        self.book(token).pause_exhausted(until);
+        *phase = Phase::Paused;
+        self.set_timer(ACCEPT_PAUSE, token, None, TimerAction::ResumeAccept);
+    }
+
+    /// Sets a listener's limits. `running` is the listener's running copy if its own callback
+    /// asks; otherwise the listener must be idle.
+    pub(crate) fn set_listener_limits(
+        &mut self,
+        token: Token,
+        limits: ListenerLimits,
+        running: Option<&mut Running>,
+    ) -> io::Result<()> {
+        let not_a_listener =
+            || io::Error::new(io::ErrorKind::InvalidInput, "not an open listening channel");
+        let phase = match &running {
+            Some(own) if own.io.is_some() => own.phase,
+            Some(_) => return Err(not_a_listener()),
+            None => match self.channel_mut(token) {
+                Some(channel) if channel.is_idle() => channel.phase,
+                _ => return Err(not_a_listener()),
+            },
+        };
+        if !phase.is_accepting() {
+            return Err(not_a_listener());
+        }
+        let pause = self.book(token).set_limits(limits);
+        let phase = if pause {
+            Phase::Paused
+        } else if phase == Phase::Paused && !self.book(token).exhausted(Instant::now()) {
+            Phase::Listening
+        } else {
+            phase
+        };
+        match running {
+            Some(own) => own.phase = phase,
+            None => {
+                self.channels[token.slot].phase = phase;
+                self.mark_dirty(token);
+            }
+        }
+        Ok(())
+    }
+
+    /// Before an accept of the running listener `own`: whether its connection limit lets it
+    /// accept; if not, it pauses.
+    #[inline]
+    pub(crate) fn may_accept(&mut self, own: &mut Running) -> bool {
+        let Some(book) = self.book_mut(own.token) else {
+            return true;
+        };
+        if book.must_pause() {
+            own.phase = Phase::Paused;
+            return false;
+        }
+        true
+    }
+
+    /// After an accept of the running listener `token`: whether to keep the connection
+    /// (from `peer`) or close it at once.
+    #[inline]
+    pub(crate) fn screen(&mut self, token: Token, peer: &SockAddr) -> Verdict {
+        let Some(book) = self.book_mut(token) else {
+            return Verdict::Admit;
+        };
+        book.accept_succeeded();
+        if !book.counts() {
+            return Verdict::Admit;
+        }
+        book.screen(peer.as_socket().map(|addr| addr.ip()))
+    }
+
+    /// Counts `child`, just spawned from the callbacks of the running listener `own`,
+    /// against its limits (pausing it at its maximum).
+    pub(crate) fn admit(&mut self, child: Token, own: &mut Running) {
+        let Some(book) = self.book_mut(own.token) else {
+            return;
+        };
+        if !book.counts() {
+            return;
+        }
+        let wants_ip = book.wants_ip();
+        let Some(channel) = self.channel_mut(child) else {
+            return; // closed at once (its readable() panicked)
+        };
+        let peer = if wants_ip { peer_ip(channel) } else { None };
+        let (admission, pause) = self.book(own.token).add(peer);
+        if let Some(channel) = self.channel_mut(child) {
+            channel.admission = Some(admission);
+        }
+        if pause && own.phase == Phase::Listening {
+            own.phase = Phase::Paused;
+        }
+    }
+
+    /// A listener's connection left the table: the listener may accept again.
+    fn discharge(&mut self, admission: &Admission) {
+        let listener = admission.listener;
+        let Some(book) = self.book_mut(listener) else {
+            return; // the listener is gone
+        };
+        if !book.remove(admission) {
+            return;
+        }
+        match self.channel_mut(listener) {
+            Some(channel) if channel.is_idle() => self.resume_accepting(listener),
+            // Running: its phase is its running copy's; resume it once it is back.
+            Some(_) => {
+                self.set_timer(Duration::ZERO, listener, None, TimerAction::ResumeAccept);
+            }
+            None => {}
+        }
+    }
+
+    /// Remembers that listener `token` (in `phase`, at `addr`) was closed on an error path.
+    #[cold]
+    pub(crate) fn note_listener_loss(
+        &mut self,
+        token: Token,
+        phase: Phase,
+        error: &io::Error,
+        addr: Option<SocketAddr>,
+    ) {
+        if !phase.is_accepting() {
+            return;
+        }
+        let addr = addr.map_or_else(String::new, |addr| format!(" on {addr}"));
+        self.listener_loss = Some(io::Error::new(
+            error.kind(),
+            format!("listener {token:?}{addr} was closed by an error: {error}"),
+        ));
+    }
+
+    /// The error of a listener closed on an error path since the last call.
+    pub(crate) fn take_listener_loss(&mut self) -> Option<io::Error> {
+        self.listener_loss.take()
+    }
+}
+
+/// A channel's peer IP address (for per-address limits).
+fn peer_ip<S>(channel: &Channel<S>) -> Option<IpAddr> {
+    let socket = channel.io.as_ref()?.socket()?;
+    Some(socket.peer_addr().ok()?.as_socket()?.ip())
+}
+
+/// A source's local address, to name a listener in an error.
+pub(crate) fn local_addr(io: &IoSource) -> Option<SocketAddr> {
+    io.socket()?.local_addr().ok()?.as_socket()
 }
 
 /// The instant `delay` from now; a far one for delays too large for `Instant`.

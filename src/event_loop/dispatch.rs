@@ -26,7 +26,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use super::channel::{Phase, Running};
 use super::context::Context;
-use super::core::Core;
+use super::core::{Core, local_addr};
 use super::dispatcher::AnyDispatcher;
 use super::handle::Job;
 use super::io_source::IoSource;
@@ -121,6 +121,11 @@ impl<'a, S: 'static> Dispatch<'a, S> {
         if !self.is_open() {
             return;
         }
+        // A listener closed here is remembered: `run` reports it.
+        let listener = self.own.phase.is_accepting().then(|| {
+            let addr = self.own.io.as_ref().and_then(local_addr);
+            (io::Error::new(error.kind(), error.to_string()), addr)
+        });
         if let Err(panic) = self.run(|d, cx| d.handle_error(cx, error)) {
             report!(Error, target: "ioloop::event_loop",
                 "{:?}: handle_error panicked ({}); closing the channel",
@@ -128,6 +133,12 @@ impl<'a, S: 'static> Dispatch<'a, S> {
                 panic_message(&*panic)
             );
             self.core.close_lent(&mut self.own);
+        }
+        if let Some((error, addr)) = listener {
+            if !self.is_open() {
+                let (token, phase) = (self.own.token, self.own.phase);
+                self.core.note_listener_loss(token, phase, &error, addr);
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 //! of an iteration, and as channels open) and ended by the run loop's check that no channel
 //! is left, or by its grace timer.
 
+mod admission;
 mod channel;
 mod context;
 mod core;
@@ -27,9 +28,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use admission::{ListenerLimits, WhenFull};
 pub use context::Context;
 pub use deadlines::{TimeoutKind, Timeouts};
-pub use dispatcher::Dispatcher;
+pub use dispatcher::{ACCEPT_BATCH, Dispatcher};
 pub use handle::LoopHandle;
 pub use io_source::IoSource;
 pub use send_buffer::SendBuffer;
@@ -886,17 +888,65 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// # Errors
     ///
-    /// Only a failure of the selector itself; handler errors go to `handle_error`.
+    /// A failure of the selector itself; handler errors go to `handle_error`.
+    ///
+    /// And when `run` ends because no channel is left after a listener was closed on an
+    /// error path (its `handle_error` closed it, the default does, or a callback of it
+    /// panicked): an error of that error's kind naming the listener, its address and the
+    /// error. A server whose listener died does not return `Ok` as if it had been stopped
+    /// (a supervisor reads a zero exit status as a clean stop). Transient accept failures
+    /// never close a listener (see [`Context::accept`]); a listener closed by its own
+    /// `close`, by [`EventLoop::close`] or by [`Context::close_channel`] is no error.
     pub fn run(&mut self) -> io::Result<()> {
         if self.core.take_stop() {
             return Ok(());
         }
         while !self.is_empty() {
             if self.run_once(None)? {
-                break;
+                return Ok(());
             }
         }
-        Ok(())
+        self.listener_loss()
+    }
+
+    /// `Err` if a listener was closed on an error path since the last call (see `run`).
+    fn listener_loss(&mut self) -> io::Result<()> {
+        match self.core.take_listener_loss() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Sets the admission limits of listener `token`: how many connections (channels spawned
+    /// from its callbacks) it may have open at once, in all and per peer address, and what it
+    /// does when full (see [`ListenerLimits`]). Replaces the listener's earlier limits;
+    /// `ListenerLimits::default()` lifts them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use ioloop::{Dispatcher, EventLoop, ListenerLimits, WhenFull};
+    ///
+    /// struct Server;
+    /// impl Dispatcher for Server {}
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let server = event_loop.spawn(TcpListener::bind("127.0.0.1:0")?, Server)?;
+    /// event_loop.set_listener_limits(server, ListenerLimits {
+    ///     max_connections: Some(10_000),
+    ///     max_per_ip: Some(100),
+    ///     resume_below: Some(9_000),
+    ///     when_full: WhenFull::Reject,
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `token` names no open listening channel.
+    pub fn set_listener_limits(&mut self, token: Token, limits: ListenerLimits) -> io::Result<()> {
+        self.core.set_listener_limits(token, limits, None)
     }
 
     /// Runs until stopped, even with no channel (for a loop fed by
@@ -936,6 +986,8 @@ impl<S: 'static> EventLoop<S> {
 
     /// Runs at most `count` iterations, each waiting at most `timeout` (asyncore's
     /// `loop(timeout, count=n)`); returns early when no channel is left or on stop.
+    /// Returning early because no channel is left after a listener was closed on an error
+    /// path is an `Err`, as for [`run`](Self::run).
     ///
     /// # Examples
     ///
@@ -984,9 +1036,15 @@ impl<S: 'static> EventLoop<S> {
             return Ok(());
         }
         for _ in 0..count {
-            if self.is_empty() || self.run_once(timeout)? {
+            if self.is_empty() {
                 break;
             }
+            if self.run_once(timeout)? {
+                return Ok(());
+            }
+        }
+        if self.is_empty() {
+            return self.listener_loss();
         }
         Ok(())
     }

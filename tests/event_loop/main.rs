@@ -9,6 +9,7 @@ mod common;
 mod dispatchers;
 
 mod accept;
+mod admission;
 mod close;
 mod connect;
 mod deadlines;
