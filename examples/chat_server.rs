@@ -19,7 +19,8 @@
 //!
 //! # Timeouts and limits
 //!
-//! Each closes that session only, announcing its leave as an abrupt disconnect does:
+//! A limit on a session closes that session only, announcing its leave as an abrupt
+//! disconnect does:
 //!
 //! | option | default | what happens |
 //! |---|---|---|
@@ -28,6 +29,7 @@
 //! | `--idle-timeout SECS` | 600 | a session that sends nothing and reads nothing for this long is closed |
 //! | `--drain-timeout SECS` | 60 | a member that reads none of the room's traffic for this long is dropped |
 //! | `--max-output BYTES` | 1048576 | a member whose unread output would pass this is dropped at once: a member who never reads costs the server at most this, however much the room says |
+//! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
 //!
 //! `0` turns a time limit off.
 //!
@@ -257,6 +259,7 @@ fn main() {
                 "BYTES",
                 "drop a member whose unread output would pass this (default 1048576)",
             ),
+            common::MAX_CONNECTIONS,
         ],
     );
     let max_output = args.count("max-output", 1024 * 1024);
@@ -289,7 +292,8 @@ fn run(args: &common::Args, config: ChatConfig) -> io::Result<()> {
     let mut event_loop = EventLoop::with_kind(args.selector, room)?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
     let local = listener.local_addr()?;
-    event_loop.spawn(listener, Server)?;
+    let token = event_loop.spawn(listener, Server)?;
+    event_loop.set_listener_limits(token, common::listener_limits(args))?;
     let handle = event_loop.handle();
     common::stop_on_signal_with(move || handle.stop());
     common::announce(local);

@@ -56,8 +56,9 @@
 //! | `--idle-timeout SECS` | 60 | a keep-alive connection with no request for this long is closed |
 //! | `--drain-timeout SECS` | 30 | a client that reads none of its response for this long is dropped |
 //! | `--linger SECS` | 2 | after a closing response (an error, `Connection: close`) the server stops writing and reads what the client still sends, for this long at most, before it closes: so a client still uploading (say a body over the limit) reads its `413` instead of a reset |
+//! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
 //!
-//! `0` turns a limit off. Header blocks are at most 8 KiB (`431`), bodies 1 MiB (`413`).
+//! `0` turns a time limit off. Header blocks are at most 8 KiB (`431`), bodies 1 MiB (`413`).
 //!
 //! Run: `cargo run --example http_server -- --addr 127.0.0.1:8080 [--selector poll]`, then
 //! `curl -v http://127.0.0.1:8080/`. Prints `listening on IP:PORT`; exits 0 on
@@ -430,6 +431,7 @@ fn main() {
                 "SECS",
                 "read what a client still sends after a closing response, at most this long (default 2; 0: close at once)",
             ),
+            common::MAX_CONNECTIONS,
         ],
     );
     if let Err(e) = run(&args) {
@@ -453,7 +455,8 @@ fn run(args: &common::Args) -> io::Result<()> {
         linger: args.seconds("linger", Some(Duration::from_secs(2))),
         ..ChatConfig::default()
     };
-    event_loop.spawn(listener, Server { config })?;
+    let token = event_loop.spawn(listener, Server { config })?;
+    event_loop.set_listener_limits(token, common::listener_limits(args))?;
     let handle = event_loop.handle();
     common::stop_on_signal_with(move || handle.stop());
     common::announce(local);

@@ -46,6 +46,7 @@
 //! | `--pdu-timeout SECS` | 10 | a PDU must arrive whole this long after its first byte (a client trickling a PDU is closed) |
 //! | `--idle-timeout SECS` | 120 | a session with no PDU for this long is closed: ESMEs send `enquire_link` every 30–60 s to keep theirs |
 //! | `--drain-timeout SECS` | 60 | a client that reads none of its responses for this long is dropped |
+//! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
 //!
 //! `0` turns a limit off.
 //!
@@ -342,6 +343,7 @@ fn main() {
                 "SECS",
                 "drop a client that reads no response this long (default 60; 0: never)",
             ),
+            common::MAX_CONNECTIONS,
         ],
     );
     let config = ChatConfig {
@@ -370,7 +372,8 @@ fn run(args: &common::Args, smsc: Smsc) -> io::Result<()> {
     let mut event_loop = EventLoop::with_kind(args.selector, smsc)?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
     let local = listener.local_addr()?;
-    event_loop.spawn(listener, Server)?;
+    let token = event_loop.spawn(listener, Server)?;
+    event_loop.set_listener_limits(token, common::listener_limits(args))?;
     let handle = event_loop.handle();
     common::stop_on_signal_with(move || handle.stop());
     common::announce(local);

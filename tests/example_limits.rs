@@ -359,10 +359,68 @@ fn a_post_over_the_limit_gets_its_413_read_by_http_client(kind: SelectorKind) {
     server.stop();
 }
 
+fn keep_alive_get(stream: &TcpStream) -> bool {
+    let mut stream = stream;
+    if stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = [0u8; 17];
+    stream.read_exact(&mut response).is_ok() && &response == b"HTTP/1.1 200 OK\r\n"
+}
+
+fn the_connection_cap_is_never_exceeded_and_waiting_clients_are_served_later(kind: SelectorKind) {
+    const CAP: usize = 5;
+    let server = Server::start("http_server", kind, &["--max-connections", "5"]);
+    let baseline = open_descriptors(server.pid());
+    // Twice the cap connect at once: the kernel completes every handshake (the backlog),
+    // but the server takes only CAP of them.
+    let clients: Vec<TcpStream> = (0..2 * CAP).map(|_| server.connect()).collect();
+    for client in &clients {
+        client
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+    }
+    let mut served: Vec<bool> = clients.iter().map(keep_alive_get).collect();
+    assert_eq!(
+        served.iter().filter(|&&s| s).count(),
+        CAP,
+        "{served:?}: exactly the cap is served at first"
+    );
+    if let Some(baseline) = baseline {
+        let now = open_descriptors(server.pid()).unwrap();
+        assert!(
+            now <= baseline + CAP,
+            "{now} descriptors, {baseline} + {CAP} at most"
+        );
+    }
+    // The first ones leave; the waiting ones are served (their requests were sent already:
+    // read the answers).
+    let (first, waiting): (Vec<_>, Vec<_>) = clients
+        .into_iter()
+        .zip(served.drain(..))
+        .partition(|(_, served)| *served);
+    drop(first);
+    for (client, _) in &waiting {
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut response = [0u8; 17];
+        (&*client)
+            .read_exact(&mut response)
+            .expect("a waiting client's answer");
+        assert_eq!(&response, b"HTTP/1.1 200 OK\r\n");
+    }
+    server.stop();
+}
+
 per_kind! {
     http_slowloris_clients_are_dropped_at_the_request_deadline,
     chat_slowloris_clients_are_dropped_at_the_line_deadline,
     smpp_slowloris_clients_are_dropped_at_the_pdu_deadline,
     a_chat_member_that_never_reads_is_dropped_at_its_output_cap,
     a_post_over_the_limit_gets_its_413_read_by_http_client,
+    the_connection_cap_is_never_exceeded_and_waiting_clients_are_served_later,
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use ioloop::ListenerLimits;
 use ioloop::selector::{SELECTOR_ENV, SelectorKind, Waker};
 
 /// The options every example server takes.
@@ -75,6 +76,21 @@ pub struct Opt {
     pub name: &'static str,
     pub value: &'static str,
     pub help: &'static str,
+}
+
+/// The connection cap every example server takes (`--max-connections`).
+pub const MAX_CONNECTIONS: Opt = opt(
+    "max-connections",
+    "N",
+    "serve at most N connections at once; more wait in the listen backlog (default 1000)",
+);
+
+/// The listener's limits the command line asks for ([`MAX_CONNECTIONS`]).
+pub fn listener_limits(args: &Args) -> ListenerLimits {
+    ListenerLimits {
+        max_connections: Some(args.count("max-connections", 1000)),
+        ..ListenerLimits::default()
+    }
 }
 
 /// Shorthand for an [`Opt`].

@@ -28,6 +28,7 @@
 //! |---|---|---|
 //! | `--idle-timeout SECS` | 300 | a connection that sends nothing and takes nothing for this long is closed |
 //! | `--drain-timeout SECS` | 60 | a connection whose echo waits this long for the client to read any of it is closed |
+//! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
 //!
 //! `0` turns a limit off.
 //!
@@ -62,6 +63,7 @@ fn main() {
                 "SECS",
                 "close a connection that reads none of its echo this long (default 60; 0: never)",
             ),
+            common::MAX_CONNECTIONS,
         ],
     );
     if let Err(e) = run(&args) {
@@ -82,7 +84,8 @@ fn run(args: &common::Args) -> io::Result<()> {
             ..Timeouts::NONE
         },
     };
-    event_loop.spawn(listener, server)?;
+    let token = event_loop.spawn(listener, server)?;
+    event_loop.set_listener_limits(token, common::listener_limits(args))?;
     let handle = event_loop.handle();
     common::stop_on_signal_with(move || handle.stop());
     common::announce(local);
