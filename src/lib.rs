@@ -101,6 +101,8 @@
 //! | another dispatcher object | [`cx.get_mut::<Handler>(token)`](Context::get_mut) |
 //! | (none) | timers: [`cx.call_later(delay)`](Context::call_later) and [`call_every`](Context::call_every) → [`Dispatcher::handle_timer`]; closures: [`schedule`](Context::schedule), [`schedule_every`](Context::schedule_every); [`reschedule`](Context::reschedule), [`cancel`](Context::cancel) |
 //! | (none) | [`handle.call_soon_threadsafe(closure)`](LoopHandle::call_soon_threadsafe) |
+//! | timeouts by hand (pyftpdlib's `timeout`, medusa's zombie sweeps) | [`Timeouts`] (idle, message, drain, connect) per channel: [`cx.set_timeouts`](Context::set_timeouts), [`EventLoop::set_timeouts`], or [`ChatConfig::timeouts`](chat::ChatConfig::timeouts) → [`Dispatcher::handle_timeout`] (default: close) |
+//! | `close()` with the peer still sending (it sees a reset) | [`cx.close_lingering(limit)`](Context::close_lingering): this side stops writing, the peer's input is drained, then the socket closes |
 //!
 //! # Logging
 //!

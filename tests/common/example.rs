@@ -150,6 +150,29 @@ impl Server {
         }
     }
 
+    /// Sends `signal` to the server and returns at once (Unix).
+    #[cfg(unix)]
+    pub fn send_signal(&self, signal: rustix::process::Signal) {
+        use rustix::process::{Pid, kill_process};
+        kill_process(Pid::from_child(&self.child), signal)
+            .unwrap_or_else(|e| panic!("{signal:?} to {}: {e}", self.name));
+    }
+
+    /// Waits for the server to exit by itself (after a signal it was sent) and checks that
+    /// it exits with status 0 having printed nothing after its `listening on` line.
+    pub fn expect_exit_success(mut self) {
+        let status = wait_within(&mut self.child, &self.name, STOP_TIMEOUT);
+        assert!(status.success(), "{} exited with {status}", self.name);
+        if let Some(reader) = self.stdout_rest.take() {
+            let rest = reader.join().expect("the stdout reader");
+            assert!(
+                rest.is_empty(),
+                "{} printed more than its one line: {rest:?}",
+                self.name
+            );
+        }
+    }
+
     #[cfg(unix)]
     fn terminate(&mut self) -> ExitStatus {
         use rustix::process::{Pid, Signal, kill_process};
