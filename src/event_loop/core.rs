@@ -220,14 +220,17 @@ impl<S: 'static> Core<S> {
         self.timers.next_deadline()
     }
 
-    /// Removes and returns one timer due at `now`; `None` also when there are no timers
-    /// (then without reading the clock: `now` is only called when a timer exists).
+    /// Removes and returns one timer due now; `None` also when there are no timers (then
+    /// without reading the clock). "Now" is the iteration's one clock reading
+    /// ([`Core::now`], taken after the wait), so a timer never fires early, and a batch of
+    /// due timers costs one reading.
     #[inline]
-    pub(crate) fn pop_due_timer(&mut self, now: impl FnOnce() -> Instant) -> Option<Due<S>> {
+    pub(crate) fn pop_due_timer(&mut self) -> Option<Due<S>> {
         if self.timers.is_empty() {
             return None;
         }
-        self.timers.pop_due(now())
+        let now = self.now();
+        self.timers.pop_due(now)
     }
 
     /// The tokens of every open channel.
@@ -423,6 +426,12 @@ impl<S: 'static> Core<S> {
             channel.dirty = true;
             self.dirty.push(token);
         }
+    }
+
+    /// Whether new channels wait for their `handle_opened`.
+    #[inline]
+    pub(crate) fn has_opening(&self) -> bool {
+        !self.opening.is_empty()
     }
 
     /// The next new channel whose `handle_opened` is due, oldest first.

@@ -244,17 +244,22 @@ pub(crate) fn event<S: 'static>(core: &mut Core<S>, event: Event) {
     if let Some(clocks) = turn.own.clocks.as_deref_mut() {
         clocks.note_event(turn.core.now(), event.is_writable());
     }
-    let phase = turn.own.phase;
-    if phase == Phase::Connecting && !turn.complete_connect() {
-        turn.end();
-        return;
-    }
-    if phase == Phase::Lingering {
-        turn.linger();
-        turn.end();
-        return;
-    }
-    let accepting = turn.own.phase.is_accepting();
+    let accepting = match turn.own.phase {
+        Phase::Open | Phase::Closing => false,
+        Phase::Listening | Phase::Paused => true,
+        Phase::Connecting => {
+            if !turn.complete_connect() {
+                turn.end();
+                return;
+            }
+            false
+        }
+        Phase::Lingering => {
+            turn.linger();
+            turn.end();
+            return;
+        }
+    };
     if event.is_readable() {
         if accepting {
             turn.call("handle_accept", |d, cx| d.handle_accept(cx));

@@ -26,7 +26,7 @@ use std::io;
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use admission::{ListenerLimits, WhenFull};
 pub use context::Context;
@@ -1077,8 +1077,9 @@ impl<S: 'static> EventLoop<S> {
     ///
     /// Only a failure of the selector itself.
     pub fn run_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        let opened = self.open_new_channels();
-        let told = self.tell_shutdown();
+        // Each of these is rare: one inline check each in the usual iteration.
+        let opened = self.core.has_opening() && self.open_new_channels();
+        let told = self.core.is_shutting_down() && self.tell_shutdown();
         self.core.refresh_interest();
         while let Some((token, error)) = self.core.next_failure() {
             dispatch::failure(&mut self.core, token, error);
@@ -1099,12 +1100,13 @@ impl<S: 'static> EventLoop<S> {
         // What this iteration's callbacks spawned or refreshed is settled at the start of the
         // next one, before its wait: no second check per iteration.
         let stop = self.core.take_stop();
-        let shut_down = self.core.finish_shutdown_if_done();
+        let shut_down = self.core.is_shutting_down() && self.core.finish_shutdown_if_done();
         Ok(stop || shut_down)
     }
 
     /// `handle_opened` of the channels spawned since the last call (and of those they
     /// spawn in turn). Returns whether any ran.
+    #[inline(never)] // rare: kept out of the iteration's code
     fn open_new_channels(&mut self) -> bool {
         let mut opened = false;
         while let Some(token) = self.core.next_opening() {
@@ -1120,7 +1122,7 @@ impl<S: 'static> EventLoop<S> {
 
     /// `handle_shutdown` of every channel, once per graceful shutdown, at the first
     /// iteration after it began. Returns whether it ran.
-    #[inline]
+    #[cold]
     fn tell_shutdown(&mut self) -> bool {
         let Some(tokens) = self.core.take_shutdown_sweep() else {
             return false;
@@ -1136,10 +1138,12 @@ impl<S: 'static> EventLoop<S> {
         if has_jobs {
             return Some(Duration::ZERO);
         }
-        let until_timer = self
-            .core
-            .next_deadline()
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        // The iteration's clock reading (taken after the last wait, or now): an earlier
+        // reading only lengthens the wait by the time the callbacks took, never shortens it.
+        let until_timer = self.core.next_deadline().map(|deadline| {
+            let now = self.core.now();
+            deadline.saturating_duration_since(now)
+        });
         match (timeout, until_timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -1147,13 +1151,11 @@ impl<S: 'static> EventLoop<S> {
     }
 
     fn fire_timers(&mut self) {
-        let mut now = None; // the clock is read only when a timer exists
-        while let Some(due) = self
-            .core
-            .pop_due_timer(|| *now.get_or_insert_with(Instant::now))
-        {
+        while let Some(due) = self.core.pop_due_timer() {
             // A channel spawned in this iteration is opened before any timer of it fires.
-            self.open_new_channels();
+            if self.core.has_opening() {
+                self.open_new_channels();
+            }
             match due {
                 Due::ResumeAccept(token) => self.core.resume_accepting(token),
                 Due::Deadline(token) => dispatch::deadline(&mut self.core, token),

@@ -88,8 +88,11 @@ pub(crate) fn select_until<B: WaitOnce>(
 ) -> std::io::Result<()> {
     events.clear();
     let deadline = Deadline::after(timeout);
+    // The first wait is the timeout itself: no second clock reading for the usual case, in
+    // which something is ready before it ends.
+    let mut wait = timeout.map(|timeout| round_up_to_millis(timeout).min(LONGEST_WAIT));
     loop {
-        match backend.wait_once(events, deadline.next_wait()) {
+        match backend.wait_once(events, wait) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -98,6 +101,7 @@ pub(crate) fn select_until<B: WaitOnce>(
         if woken || !events.is_empty() || deadline.expired() {
             return Ok(());
         }
+        wait = deadline.next_wait();
     }
 }
 
