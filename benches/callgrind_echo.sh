@@ -51,6 +51,9 @@ printf '%-14s %12s %14s %10s\n' peer messages instructions "Ir/msg"
 for peer in "${peers[@]}"; do
     log=$out/$peer.serve.log
     profile=$out/callgrind.$bench_name${FRAMING:+-$FRAMING}.$peer.$scenario.out
+    # A log left by an earlier run would name a dead server's address until the new one
+    # truncates it (the redirection below runs in the background job).
+    rm -f "$log"
     # The server outlives the client by a margin: callgrind writes its profile at exit.
     valgrind --tool=callgrind --callgrind-out-file="$profile" \
         "$bench" --serve "$peer" ${FRAMING:+--framing "$FRAMING"} --secs "$(( secs + 6 ))" >"$log" 2>"$out/$peer.valgrind.log" &
