@@ -12,7 +12,9 @@
 #
 # BENCH=line_echo counts the line-echo bench's servers instead (default BENCH=echo; its
 # peers: mio tokio-lines ioloop-epoll ioloop-poll ioloop-select; its scenarios latency and
-# throughput).
+# throughput). FRAMING=length (with BENCH=line_echo) counts its length-prefixed echo
+# (peers mio and ioloop-KIND). BENCH=broadcast counts instructions per delivered line,
+# BENCH=http_keepalive per request (peers mio and ioloop-KIND; SCENARIO is ignored).
 #
 # Use the latency scenario to compare loops: one message per wake-up for every peer. In
 # the batched scenarios a slower server gathers more messages per read, so a costlier loop
@@ -20,7 +22,7 @@
 # process, which callgrind does not follow.
 set -euo pipefail
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 scenario=${1:-latency}
@@ -29,11 +31,11 @@ shift $(( $# > 2 ? 2 : $# ))
 peers=("$@")
 bench_name=${BENCH:-echo}
 if [ ${#peers[@]} -eq 0 ]; then
-    if [ "$bench_name" = echo ]; then
-        peers=(mio tokio-ct ioloop-epoll ioloop-poll ioloop-select)
-    else
-        peers=(mio tokio-lines ioloop-epoll ioloop-poll ioloop-select)
-    fi
+    case "$bench_name" in
+        echo) peers=(mio tokio-ct ioloop-epoll ioloop-poll ioloop-select) ;;
+        line_echo) peers=(mio tokio-lines ioloop-epoll ioloop-poll ioloop-select) ;;
+        *) peers=(mio ioloop-epoll ioloop-poll ioloop-select) ;;
+    esac
 fi
 
 command -v valgrind >/dev/null || { echo "callgrind_echo: valgrind is not installed" >&2; exit 2; }
@@ -48,10 +50,13 @@ mkdir -p "$out"
 printf '%-14s %12s %14s %10s\n' peer messages instructions "Ir/msg"
 for peer in "${peers[@]}"; do
     log=$out/$peer.serve.log
-    profile=$out/callgrind.$bench_name.$peer.$scenario.out
+    profile=$out/callgrind.$bench_name${FRAMING:+-$FRAMING}.$peer.$scenario.out
+    # A log left by an earlier run would name a dead server's address until the new one
+    # truncates it (the redirection below runs in the background job).
+    rm -f "$log"
     # The server outlives the client by a margin: callgrind writes its profile at exit.
     valgrind --tool=callgrind --callgrind-out-file="$profile" \
-        "$bench" --serve "$peer" --secs "$(( secs + 6 ))" >"$log" 2>"$out/$peer.valgrind.log" &
+        "$bench" --serve "$peer" ${FRAMING:+--framing "$FRAMING"} --secs "$(( secs + 6 ))" >"$log" 2>"$out/$peer.valgrind.log" &
     server=$!
     addr=
     for _ in $(seq 100); do
@@ -60,7 +65,7 @@ for peer in "${peers[@]}"; do
         sleep 0.1
     done
     [ -n "$addr" ] || { echo "callgrind_echo: $peer did not start" >&2; kill "$server"; exit 1; }
-    result=$("$bench" --client "$addr" --scenarios "$scenario" --secs "$secs")
+    result=$("$bench" --client "$addr" ${FRAMING:+--framing "$FRAMING"} --scenarios "$scenario" --secs "$secs")
     wait "$server"
     messages=$(sed -n 's/.*; \([0-9]*\) echoed in all.*/\1/p' <<<"$result")
     ir=$(sed -n 's/^==[0-9]*== Collected : //p' "$out/$peer.valgrind.log")

@@ -8,7 +8,9 @@
 # TRACER=perf counts with `perf stat` tracepoints instead: no ptrace slow-down, so the
 # server batches as it does untraced (strace slows it ~40×, and it then reads ~16 messages
 # per call).
-# BENCH=line_echo traces the line-echo bench's servers (mio, tokio-lines, ioloop-KIND).
+# BENCH=line_echo traces the line-echo bench's servers (mio, tokio-lines, ioloop-KIND);
+# FRAMING=length (with BENCH=line_echo) their length-prefixed echo (mio, ioloop-KIND).
+# BENCH=broadcast counts per delivered line, BENCH=http_keepalive per request (mio, ioloop-KIND).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peer=${1:-ioloop-epoll}
@@ -26,9 +28,9 @@ if [[ $tracer == perf ]]; then
     events=(-e raw_syscalls:sys_enter -e syscalls:sys_enter_epoll_ctl -e syscalls:sys_enter_epoll_pwait
         -e syscalls:sys_enter_epoll_wait -e syscalls:sys_enter_recvfrom -e syscalls:sys_enter_sendto
         -e syscalls:sys_enter_timerfd_settime -e syscalls:sys_enter_read -e syscalls:sys_enter_write)
-    perf stat "${events[@]}" -o "$dir/strace.txt" -- "$bin" --serve "$peer" --secs "$serve_secs" >"$dir/serve.out" &
+    perf stat "${events[@]}" -o "$dir/strace.txt" -- "$bin" --serve "$peer" ${FRAMING:+--framing "$FRAMING"} --secs "$serve_secs" >"$dir/serve.out" &
 else
-    strace -f -c -o "$dir/strace.txt" "$bin" --serve "$peer" --secs "$serve_secs" >"$dir/serve.out" &
+    strace -f -c -o "$dir/strace.txt" "$bin" --serve "$peer" ${FRAMING:+--framing "$FRAMING"} --secs "$serve_secs" >"$dir/serve.out" &
 fi
 server=$!
 for _ in $(seq 100); do
@@ -37,7 +39,7 @@ for _ in $(seq 100); do
 done
 addr=$(sed -n 's/^listening on //p' "$dir/serve.out")
 [[ -n $addr ]] || { echo "the server did not start" >&2; kill "$server"; exit 1; }
-"$bin" --client "$addr" --scenarios "$scenario" --secs "$secs" | tee "$dir/client.out"
+"$bin" --client "$addr" ${FRAMING:+--framing "$FRAMING"} --scenarios "$scenario" --secs "$secs" | tee "$dir/client.out"
 wait "$server"
 echoed=$(sed -n 's/.*; \([0-9]*\) echoed in all.*/\1/p' "$dir/client.out")
 echo "== $peer, $scenario: $tracer of the server process (its idle main thread included)"

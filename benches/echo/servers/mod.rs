@@ -3,6 +3,7 @@
 
 mod ioloop_example;
 mod python_asyncore;
+mod python_child;
 mod raw_mio;
 mod tokio_ct;
 
@@ -13,7 +14,7 @@ use ioloop::selector::SelectorKind;
 
 use crate::cpu_clock::CpuClock;
 
-pub use python_asyncore::ChildGuard;
+pub use python_child::ChildGuard;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Peer {

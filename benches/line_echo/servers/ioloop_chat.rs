@@ -1,30 +1,36 @@
-//! ioloop: an `AsyncChat` line echo, written as an asynchat port would be:
-//! `found_terminator` pushes the line and its `\n` back. TCP_NODELAY on each accepted
-//! connection, as every peer sets it.
+//! ioloop: an `AsyncChat` echo, written as an asynchat port would be. Lines:
+//! `found_terminator` pushes the line and its `\n` back. Length-prefixed frames (SMPP's
+//! `command_length`, which counts its own four bytes): the frame arrives with its header
+//! and is pushed back whole. TCP_NODELAY on each accepted connection, as every peer sets it.
 
 use std::io;
 use std::net::TcpListener;
 
-use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler, Terminator};
+use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler, LengthPrefix, Terminator};
 use ioloop::selector::SelectorKind;
 use ioloop::socket2::{SockAddr, Socket};
 use ioloop::{Context, Dispatcher, EventLoop};
 
-struct LineEcho;
+use crate::pattern::Framing;
 
-impl ChatHandler for LineEcho {
+struct Echo(Framing);
+
+impl ChatHandler for Echo {
     fn found_terminator(
         &mut self,
         chat: &mut ChatChannel,
         _: &mut Context<'_, ()>,
-        line: &[u8],
+        message: &[u8],
     ) -> io::Result<()> {
-        chat.push(line)?;
-        chat.push(b"\n")
+        chat.push(message)?;
+        match self.0 {
+            Framing::Line => chat.push(b"\n"),
+            Framing::Length => Ok(()),
+        }
     }
 }
 
-struct Server;
+struct Server(Framing);
 
 impl Dispatcher for Server {
     fn handle_accepted(
@@ -34,13 +40,17 @@ impl Dispatcher for Server {
         _: SockAddr,
     ) -> io::Result<()> {
         socket.set_tcp_nodelay(true)?;
-        cx.spawn(socket, AsyncChat::new(LineEcho, Terminator::bytes(b"\n")))?;
+        let terminator = match self.0 {
+            Framing::Line => Terminator::bytes(b"\n"),
+            Framing::Length => Terminator::length_prefixed(LengthPrefix::new(4).adjustment(-4))?,
+        };
+        cx.spawn(socket, AsyncChat::new(Echo(self.0), terminator))?;
         Ok(())
     }
 }
 
-pub fn serve(kind: SelectorKind, listener: TcpListener) -> io::Result<()> {
+pub fn serve(kind: SelectorKind, framing: Framing, listener: TcpListener) -> io::Result<()> {
     let mut event_loop = EventLoop::with_kind(kind, ())?;
-    event_loop.spawn(listener, Server)?;
+    event_loop.spawn(listener, Server(framing))?;
     event_loop.run()
 }

@@ -1,25 +1,38 @@
-//! The line-echo servers the load is run against (the peers), each on 127.0.0.1 on a thread
-//! of this process.
+//! The echo servers the load is run against (the peers), each on 127.0.0.1 on a thread of
+//! this process, but Python's, which is a child process. Every peer serves the framing it
+//! is started with; tokio and Python serve lines only.
 
 mod ioloop_chat;
-mod mio_memchr;
+mod mio_framed;
+#[path = "../../echo/servers/python_child.rs"]
+mod python_child;
 mod tokio_lines;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::OnceLock;
 
 use ioloop::selector::SelectorKind;
 
 use crate::cpu_clock::CpuClock;
+use crate::pattern::Framing;
+
+pub use python_child::ChildGuard;
+
+/// The Python that still has asynchat (removed in 3.12).
+const PYTHON: &str = "python3.11";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Peer {
-    /// Hand-written over mio and memchr.
+    /// Written by hand over mio (and memchr for lines).
     Mio,
     /// tokio current-thread, `Framed<_, LinesCodec>`.
     Tokio,
     /// ioloop's `AsyncChat` on a backend.
     Ioloop(SelectorKind),
+    /// Python 3.11's asynchat (`asynchat_line_echo.py`), a child process.
+    PythonAsynchat,
 }
 
 impl Peer {
@@ -28,12 +41,17 @@ impl Peer {
             Peer::Mio => "mio".to_string(),
             Peer::Tokio => "tokio-lines".to_string(),
             Peer::Ioloop(kind) => format!("ioloop-{}", kind.name()),
+            Peer::PythonAsynchat => "python-asynchat".to_string(),
         }
     }
 
+    /// Every peer this platform has, for the lines (the default peers).
     pub fn all() -> Vec<Peer> {
         let mut peers = vec![Peer::Mio, Peer::Tokio];
         peers.extend(SelectorKind::available().into_iter().map(Peer::Ioloop));
+        if python_available() {
+            peers.push(Peer::PythonAsynchat);
+        }
         peers
     }
 
@@ -41,21 +59,41 @@ impl Peer {
         Peer::all().into_iter().find(|peer| peer.name() == name)
     }
 
-    /// Binds a listener on 127.0.0.1 and serves on a detached thread; returns the address
-    /// and the server thread's CPU clock.
-    pub fn start(self) -> io::Result<(SocketAddr, CpuClock)> {
+    /// Whether this peer serves `framing`.
+    pub fn serves(self, framing: Framing) -> bool {
+        match self {
+            Peer::Mio | Peer::Ioloop(_) => true,
+            Peer::Tokio | Peer::PythonAsynchat => framing == Framing::Line,
+        }
+    }
+
+    /// Binds a listener on 127.0.0.1 and serves `framing` on a detached thread (a child
+    /// process for Python); returns the address and the server's CPU clock.
+    pub fn start(self, framing: Framing) -> io::Result<(SocketAddr, CpuClock)> {
+        if !self.serves(framing) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} serves lines only", self.name()),
+            ));
+        }
+        if self == Peer::PythonAsynchat {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("line_echo/servers/asynchat_line_echo.py");
+            return python_child::start(PYTHON, &script);
+        }
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let name = format!("line-echo-{}", self.name());
+        let name = format!("{}-echo-{}", framing.name(), self.name());
         let (clock_tx, clock_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || {
                 let _ = clock_tx.send(CpuClock::this_thread());
                 let served = match self {
-                    Peer::Mio => mio_memchr::serve(listener),
+                    Peer::Mio => mio_framed::serve(framing, listener),
                     Peer::Tokio => tokio_lines::serve(listener),
-                    Peer::Ioloop(kind) => ioloop_chat::serve(kind, listener),
+                    Peer::Ioloop(kind) => ioloop_chat::serve(kind, framing, listener),
+                    Peer::PythonAsynchat => unreachable!("a child process, started above"),
                 };
                 if let Err(e) = served {
                     eprintln!("{name}: {e}");
@@ -64,4 +102,16 @@ impl Peer {
         let clock = clock_rx.recv().unwrap_or(CpuClock(None));
         Ok((addr, clock))
     }
+}
+
+/// Whether `python3.11` runs and has asynchat; says so once when it does not.
+fn python_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let found = python_child::has_module(PYTHON, "asynchat");
+        if !found {
+            eprintln!("python-asynchat: skipped (no {PYTHON} with asynchat)");
+        }
+        found
+    })
 }

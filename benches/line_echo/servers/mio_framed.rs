@@ -1,7 +1,8 @@
-//! The limit: a line echo written by hand over mio (edge-triggered, registered once for both
-//! directions) and memchr. Everything up to the last `\n` of a read (every complete line)
-//! goes back in one write, straight from the read buffer; a partial line after it waits in
-//! the connection's buffer. Unsent bytes stop the reading until the writable edge (bounded
+//! The limit: an echo of lines or length-prefixed frames written by hand over mio
+//! (edge-triggered, registered once for both directions). Every complete message of a read
+//! (lines: up to the last `\n`, found with memchr; frames: the headers walked) goes back
+//! in one write, straight from the read buffer; a partial message after them waits in the
+//! connection's buffer. Unsent bytes stop the reading until the writable edge (bounded
 //! memory).
 
 use std::io::{self, Read, Write};
@@ -12,19 +13,39 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::READ_SIZE;
+use crate::pattern::Framing;
+
+/// The end of the complete messages at the start of `data` (which starts at a message).
+fn complete_end(framing: Framing, data: &[u8]) -> usize {
+    match framing {
+        Framing::Line => memchr::memrchr(b'\n', data).map_or(0, |at| at + 1),
+        Framing::Length => {
+            let mut end = 0;
+            while let Some(header) = data.get(end..end + 4) {
+                // SMPP's command_length counts the whole frame, its header included.
+                let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+                if len < 4 || data.len() - end < len {
+                    break; // incomplete (a length under 4 never completes: the client checks)
+                }
+                end += len;
+            }
+            end
+        }
+    }
+}
 
 struct Conn {
     stream: TcpStream,
-    /// Bytes read: complete lines not yet written back (from `sent`), then a partial line.
+    /// Bytes read: complete messages not yet written back (from `sent`), then a partial one.
     buf: Vec<u8>,
-    /// The end of the complete lines in `buf`.
+    /// The end of the complete messages in `buf`.
     lines_end: usize,
-    /// How much of the complete lines went out.
+    /// How much of the complete messages went out.
     sent: usize,
 }
 
 impl Conn {
-    /// Writes the complete lines; false if the socket is full (or failed: `Err`).
+    /// Writes the complete messages; false if the socket is full (or failed: `Err`).
     fn flush(&mut self) -> io::Result<bool> {
         while self.sent < self.lines_end {
             match self.stream.write(&self.buf[self.sent..self.lines_end]) {
@@ -34,7 +55,7 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
-        // Keep only the partial line.
+        // Keep only the partial message.
         self.buf.drain(..self.lines_end);
         self.lines_end = 0;
         self.sent = 0;
@@ -42,8 +63,8 @@ impl Conn {
     }
 
     /// Returns true once the connection is finished. Reads into `scratch` (one for all
-    /// connections); the complete lines go out from there when nothing is pending.
-    fn ready(&mut self, scratch: &mut [u8]) -> bool {
+    /// connections); the complete messages go out from there when nothing is pending.
+    fn ready(&mut self, framing: Framing, scratch: &mut [u8]) -> bool {
         match self.flush() {
             Ok(true) => {}
             Ok(false) => return false,
@@ -58,35 +79,31 @@ impl Conn {
                 Err(_) => return true,
             };
             let data = &scratch[..n];
-            if let Some(at) = memchr::memrchr(b'\n', data) {
-                if self.buf.is_empty() {
-                    // Nothing pending: write the lines straight from the read.
-                    let end = at + 1;
-                    let mut off = 0;
-                    while off < end {
-                        match self.stream.write(&data[off..end]) {
-                            Ok(k) => off += k,
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => return true,
-                        }
-                    }
-                    self.buf.extend_from_slice(&data[off..]);
-                    self.lines_end = end - off;
-                    if off < end {
-                        return false; // full: wait for the writable edge
-                    }
-                } else {
-                    self.lines_end = self.buf.len() + at + 1;
-                    self.buf.extend_from_slice(data);
-                    match self.flush() {
-                        Ok(true) => {}
-                        Ok(false) => return false,
+            if self.buf.is_empty() {
+                // Nothing pending: write the complete messages straight from the read.
+                let end = complete_end(framing, data);
+                let mut off = 0;
+                while off < end {
+                    match self.stream.write(&data[off..end]) {
+                        Ok(k) => off += k,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => return true,
                     }
                 }
+                self.buf.extend_from_slice(&data[off..]);
+                self.lines_end = end - off;
+                if off < end {
+                    return false; // full: wait for the writable edge
+                }
             } else {
                 self.buf.extend_from_slice(data);
+                self.lines_end = complete_end(framing, &self.buf);
+                match self.flush() {
+                    Ok(true) => {}
+                    Ok(false) => return false,
+                    Err(_) => return true,
+                }
             }
             if n < scratch.len() {
                 return false; // drained: the next arrival raises a new edge
@@ -95,7 +112,7 @@ impl Conn {
     }
 }
 
-pub fn serve(listener: StdListener) -> io::Result<()> {
+pub fn serve(framing: Framing, listener: StdListener) -> io::Result<()> {
     const LISTENER: Token = Token(usize::MAX);
     listener.set_nonblocking(true)?;
     let mut listener = TcpListener::from_std(listener);
@@ -143,7 +160,7 @@ pub fn serve(listener: StdListener) -> io::Result<()> {
             }
             let key = event.token().0;
             let done = match conns.get_mut(key) {
-                Some(conn) => conn.ready(&mut scratch),
+                Some(conn) => conn.ready(framing, &mut scratch),
                 None => continue,
             };
             if done {
