@@ -350,7 +350,7 @@ impl<S: 'static> Context<'_, S> {
             .unwrap_or_default()
     }
 
-    /// Sets another channel's [`Timeouts`] (as [`EventLoop::set_timeouts`] does); returns
+    /// Sets another channel's [`Timeouts`] (as [`EventLoop::set_timeouts`](crate::EventLoop::set_timeouts) does); returns
     /// whether `token` names an open channel. For this channel, use
     /// [`set_timeouts`](Self::set_timeouts).
     ///

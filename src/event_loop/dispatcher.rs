@@ -591,27 +591,11 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// # Examples
     ///
     /// A session that tells an idle client why it is dropped:
-    /// The loop is shutting down gracefully ([`Context::shutdown_loop`],
-    /// [`EventLoop::shutdown`](crate::EventLoop::shutdown), [`LoopHandle::shutdown`](crate::LoopHandle::shutdown)):
-    /// finish up. Called once per channel, at the start of the loop's next iteration (or
-    /// when the channel opens, for one opened during the shutdown).
-    ///
-    /// Default: a listener closes (it accepts no more connections); any other channel
-    /// closes once its output has drained ([`Context::close_when_drained`]: nothing more is
-    /// read from it, and it closes when `writable()` answers false). A listener is closed
-    /// after this call whatever it does; a channel whose `handle_shutdown` returns an error
-    /// or panics goes to [`handle_error`](Self::handle_error) and is then closed. Channels
-    /// still open when the grace period ends are closed without further callbacks.
-    ///
-    /// # Examples
-    ///
-    /// A session that says goodbye before it closes:
     ///
     /// ```
     /// use std::io::{self, Read};
     /// use std::time::Duration;
     /// use ioloop::{Context, Dispatcher, EventLoop, TimeoutKind, Timeouts};
-    /// use ioloop::{Context, Dispatcher, EventLoop};
     ///
     /// struct Session;
     ///
@@ -624,9 +608,6 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     ///     fn handle_timeout(&mut self, cx: &mut Context<'_>, timeout: TimeoutKind) -> io::Result<()> {
     ///         cx.send(format!("421 {timeout}, closing\r\n").as_bytes())?;
     ///         cx.close();
-    ///     fn handle_shutdown(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-    ///         cx.send(b"421 shutting down\r\n")?; // a new socket has room for a line
-    ///         cx.close_when_drained(); // as the default does
     ///         Ok(())
     ///     }
     /// }
@@ -718,6 +699,45 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
         None
     }
 
+    /// The loop is shutting down gracefully ([`Context::shutdown_loop`],
+    /// [`EventLoop::shutdown`](crate::EventLoop::shutdown), [`LoopHandle::shutdown`](crate::LoopHandle::shutdown)):
+    /// finish up. Called once per channel, at the start of the loop's next iteration (or
+    /// when the channel opens, for one opened during the shutdown).
+    ///
+    /// Default: a listener closes (it accepts no more connections); any other channel
+    /// closes once its output has drained ([`Context::close_when_drained`]: nothing more is
+    /// read from it, and it closes when `writable()` answers false). A listener is closed
+    /// after this call whatever it does; a channel whose `handle_shutdown` returns an error
+    /// or panics goes to [`handle_error`](Self::handle_error) and is then closed. Channels
+    /// still open when the grace period ends are closed without further callbacks.
+    ///
+    /// # Examples
+    ///
+    /// A session that says goodbye before it closes:
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use std::time::Duration;
+    /// use ioloop::{Context, Dispatcher, EventLoop};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_shutdown(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"421 shutting down\r\n")?; // a new socket has room for a line
+    ///         cx.close_when_drained(); // as the default does
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    /// #     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// #     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// #     client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    /// #     Ok((client, listener.accept()?.0))
+    /// # }
+    /// let mut event_loop = EventLoop::new()?;
+    /// # let (mut client, conn) = pair()?;
     /// event_loop.spawn(conn, Session)?; // `client`: the peer
     /// event_loop.shutdown(Duration::from_secs(5));
     /// event_loop.run()?; // returns once the session has closed

@@ -273,8 +273,10 @@ fn a_chat_channel_answers_every_pipelined_request_received_then_closes(kind: Sel
     event_loop
         .spawn(conn, AsyncChat::with_config(Answer, b"\n", config))
         .unwrap();
-    let requests: String = (0..REQUESTS).map(|i| format!("request {i}\n")).collect();
-    send(&peer, requests.as_bytes());
+    let requests: Vec<u8> = (0..REQUESTS)
+        .flat_map(|i| format!("request {i}\n").into_bytes())
+        .collect();
+    send(&peer, &requests);
     run_until(
         &mut event_loop,
         |log| log.count("request") == REQUESTS,
