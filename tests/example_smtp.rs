@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use ioloop::selector::SelectorKind;
 
-use common::example::{IO_TIMEOUT, example_binary, wait_within};
+use common::example::{IO_TIMEOUT, example_binary};
 use common::kinds::per_kind;
 use common::net::{expect_silence, is_reset, send};
 
@@ -190,7 +190,11 @@ impl Process {
             {
                 use rustix::process::{Pid, Signal, kill_process};
                 kill_process(Pid::from_child(&self.child), Signal::TERM).expect("SIGTERM");
-                let status = wait_within(&mut self.child, "smtp_server", Duration::from_secs(10));
+                let status = common::example::wait_within(
+                    &mut self.child,
+                    "smtp_server",
+                    Duration::from_secs(10),
+                );
                 assert!(status.success(), "smtp_server exited with {status}");
             }
         }
