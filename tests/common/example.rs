@@ -75,14 +75,28 @@ impl Server {
     /// `listening on IP:PORT` line.
     pub fn start(name: &str, kind: SelectorKind, extra: &[&str]) -> Server {
         let binary = example_binary(name);
-        let mut child = Command::new(&binary)
-            .args(["--addr", "127.0.0.1:0", "--selector", kind.name()])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let spawn = || {
+            Command::new(&binary)
+                .args(["--addr", "127.0.0.1:0", "--selector", kind.name()])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+        };
+        // Wine, loaded by many tests at once, sometimes fails a process creation with
+        // ERROR_INTERNAL_ERROR (1359): try again, a few times, before failing the test.
+        let mut attempts = 0;
+        let mut child = loop {
+            match spawn() {
+                Ok(child) => break child,
+                Err(e) if e.raw_os_error() == Some(1359) && cfg!(windows) && attempts < 3 => {
+                    attempts += 1;
+                    thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("starting {}: {e}", binary.display()),
+            }
+        };
         let stdout = child.stdout.take().expect("the child's stdout");
         let (first_tx, first_rx) = mpsc::channel();
         let reader = thread::spawn(move || {
