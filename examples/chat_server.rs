@@ -227,8 +227,7 @@ fn run(args: &common::Args, max_line: usize) -> io::Result<()> {
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
     let local = listener.local_addr()?;
     event_loop.spawn(listener, Server)?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
+    common::stop_on_signal(&mut event_loop);
     common::announce(local);
     event_loop.run()
 }

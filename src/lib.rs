@@ -126,23 +126,27 @@
 //!
 //! # Stopping on a signal
 //!
-//! Ctrl-C and `SIGTERM` should end `run()` cleanly. Let a signal-handling thread (the
-//! `ctrlc` crate's, or `signal-hook`'s iterator) call [`LoopHandle::stop`]: it wakes the
-//! loop at once. `stop` takes a lock-free path but may log if the wake-up fails, so it is not
-//! meant for a raw signal handler itself. A loop driven by hand with `run_once(None)` and
-//! a flag set by a signal handler would not wake up for the flag: stop through the handle,
-//! or give `run_once` a finite timeout.
+//! Ctrl-C and `SIGTERM` should end `run()` cleanly. [`EventLoop::on_signal`] runs a closure
+//! on the loop's thread when a [`Signal`] arrives (SIGINT, SIGTERM, SIGHUP, SIGUSR1/2,
+//! SIGQUIT on Unix; Ctrl-C, Ctrl-Break and console close on Windows), as an ordinary
+//! callback: no signal-handling thread, no restriction on what it does. The loop wakes for it
+//! even in a wait with no timeout. While installed, the handler replaces the signal's
+//! default action; [`EventLoop::remove_signal`] gives it back.
 //!
-//! ```no_run
-//! use ioloop::EventLoop;
+//! ```
+//! use ioloop::{EventLoop, Signal};
 //!
 //! let mut event_loop = EventLoop::new()?;
-//! let handle = event_loop.handle();
-//! ctrlc::set_handler(move || handle.stop()).expect("a signal handler");
-//! // … spawn the listener …
-//! event_loop.run()?; // returns after Ctrl-C, channels still open: drop the loop to close them
+//! for signal in [Signal::Interrupt, Signal::Terminate] {
+//!     event_loop.on_signal(signal, |cx| cx.stop())?;
+//! }
+//! // … spawn the listener, then:
+//! event_loop.run()?; // returns after Ctrl-C or `kill`, channels still open: drop the loop to close them
 //! # std::io::Result::Ok(())
 //! ```
+//!
+//! Another thread can stop the loop too, through [`LoopHandle::stop`]: it wakes the loop at
+//! once. `stop` may log if the wake-up fails, so it is not meant for a raw signal handler.
 //!
 //! # Threads
 //!
@@ -228,7 +232,8 @@ pub mod net;
 pub mod selector;
 
 pub use event_loop::{
-    Context, Dispatcher, EventLoop, IoSource, LoopHandle, SendBuffer, TimerId, Token,
+    Context, Dispatcher, EventLoop, IoSource, LoopHandle, SendBuffer, Signal, SignalId, TimerId,
+    Token,
 };
 /// The `socket2` crate this crate's signatures use (`Socket`, `SockAddr`, `Domain`, …):
 /// name it through this re-export, so that its version is always the one `ioloop` speaks.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ioloop::selector::{SELECTOR_ENV, SelectorKind, Waker};
+use ioloop::{EventLoop, Signal};
 
 /// The options every example server takes.
 #[derive(Debug)]
@@ -131,9 +132,21 @@ pub fn announce(addr: SocketAddr) {
     let _ = stdout.flush();
 }
 
-/// Sets the returned flag and wakes the loop when SIGINT or SIGTERM arrives. The handler
-/// runs on a thread of its own (the `ctrlc` crate), so waking the selector there is safe.
-pub fn stop_on_signal(waker: Waker) -> Arc<AtomicBool> {
+/// Stops the loop (its `run` returns, and the example exits 0) on SIGINT or SIGTERM: Ctrl-C
+/// or the console closing on Windows. The handlers run on the loop's thread.
+pub fn stop_on_signal<S: 'static>(event_loop: &mut EventLoop<S>) {
+    for signal in [Signal::Interrupt, Signal::Terminate] {
+        if let Err(e) = event_loop.on_signal(signal, |cx| cx.stop()) {
+            eprintln!("cannot install the {signal} handler: {e}");
+            process::exit(1);
+        }
+    }
+}
+
+/// For the example on the selector layer alone, which has no loop to take signals: sets the
+/// returned flag and wakes the selector when SIGINT or SIGTERM arrives. The handler runs on a
+/// thread of its own (the `ctrlc` crate's), so waking the selector there is safe.
+pub fn stop_selector_on_signal(waker: Waker) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let installed = ctrlc::set_handler(move || {
@@ -145,14 +158,6 @@ pub fn stop_on_signal(waker: Waker) -> Arc<AtomicBool> {
         process::exit(1);
     }
     stop
-}
-
-/// Runs `on_signal` (on a thread of its own) when SIGINT or SIGTERM arrives.
-pub fn stop_on_signal_with(on_signal: impl Fn() + Send + 'static) {
-    if let Err(e) = ctrlc::set_handler(on_signal) {
-        eprintln!("cannot install the SIGINT/SIGTERM handler: {e}");
-        process::exit(1);
-    }
 }
 
 /// Sends log records to stderr, one line each (`LEVEL target: message`), through

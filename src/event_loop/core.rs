@@ -136,6 +136,12 @@ impl<S: 'static> Core<S> {
         self.selector.select(events, timeout)
     }
 
+    /// The selector, for the loop's own sources: the signal pipe, registered under a key no
+    /// token has (see `signals.rs`).
+    pub(crate) fn selector_mut(&mut self) -> &mut DefaultSelector {
+        &mut self.selector
+    }
+
     /// Adds a timer due after `delay` (never earlier), repeating every `every` if given.
     pub(crate) fn set_timer(
         &mut self,
