@@ -120,10 +120,10 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 /// # io::Result::Ok(())
 /// ```
 pub struct EventLoop<S: 'static = ()> {
-    // First, so that its OS-level actions go before the selector it wakes.
-    signals: Signals<S>,
     core: Core<S>,
     events: Events,
+    // After `core`: the selector (which watches the signal pipe) is dropped before the pipe.
+    signals: Signals<S>,
 }
 
 impl EventLoop<()> {
@@ -208,9 +208,9 @@ impl<S: 'static> EventLoop<S> {
             has_jobs: AtomicBool::new(false),
         });
         Ok(EventLoop {
-            signals: Signals::new(),
             core: Core::new(selector, state, shared),
             events: Events::with_capacity(256),
+            signals: Signals::new(),
         })
     }
 

@@ -29,7 +29,11 @@
 //!   one permanent action that emulates the default (`emulate_default_handler`: reset and
 //!   re-raise) whenever no loop has a handler for that signal. A signal that was ignored
 //!   (`nohup`) stays ignored after the last handler goes, and a handler installed by other
-//!   code is chained by signal-hook before ours and after it alike.
+//!   code is chained by signal-hook before ours and after it alike. The emulation cannot see
+//!   actions other code adds through signal-hook later: a program that also takes a signal
+//!   that way should keep a loop's handler for it installed, or take it only one way. Code
+//!   that calls `sigaction` itself afterwards replaces signal-hook's handler, and with it the
+//!   loops' (as it would any other library's).
 //! - **Windows.** `SetConsoleCtrlHandler` installs one process-wide routine, the first time a
 //!   loop takes a console event. The OS runs it on a thread of its own, where locking and
 //!   waking are allowed: it bumps the counters of every loop that has a handler for the
@@ -367,8 +371,8 @@ mod os {
             let (reader, writer) = UnixStream::pair()?;
             reader.set_nonblocking(true)?;
             writer.set_nonblocking(true)?;
-            // SAFETY: the plumbing owns `reader` and lives as long as the loop (the loop's
-            // fields drop the core, and with it the selector, before it); the source is never
+            // SAFETY: the plumbing owns `reader` and lives as long as the loop, and the loop
+            // drops its core (with the selector) before its signals: the source is never
             // closed while registered.
             unsafe {
                 core.selector_mut()
