@@ -137,7 +137,8 @@ impl<S: 'static> Core<S> {
     }
 
     /// The selector, for the loop's own sources: the signal pipe, registered under a key no
-    /// token has (see `signals.rs`).
+    /// token has (see `signals.rs`; Windows has no pipe).
+    #[cfg(unix)]
     pub(crate) fn selector_mut(&mut self) -> &mut DefaultSelector {
         &mut self.selector
     }
