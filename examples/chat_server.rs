@@ -30,6 +30,7 @@
 //! | `--drain-timeout SECS` | 60 | a member that reads none of the room's traffic for this long is dropped |
 //! | `--max-output BYTES` | 1048576 | a member whose unread output would pass this is dropped at once: a member who never reads costs the server at most this, however much the room says |
 //! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
+//! | `--shutdown-grace SECS` | 10 | on SIGINT/SIGTERM the listener closes and every connection answers what it has received, for this long at most; then the server exits 0 (a second signal: at once) |
 //!
 //! `0` turns a time limit off.
 //!
@@ -260,6 +261,7 @@ fn main() {
                 "drop a member whose unread output would pass this (default 1048576)",
             ),
             common::MAX_CONNECTIONS,
+            common::SHUTDOWN_GRACE,
         ],
     );
     let max_output = args.count("max-output", 1024 * 1024);
@@ -294,8 +296,7 @@ fn run(args: &common::Args, config: ChatConfig) -> io::Result<()> {
     let local = listener.local_addr()?;
     let token = event_loop.spawn(listener, Server)?;
     event_loop.set_listener_limits(token, common::listener_limits(args))?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
+    common::shut_down_on_signal(&mut event_loop, args);
     common::announce(local);
     event_loop.run()
 }

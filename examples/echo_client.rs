@@ -146,8 +146,7 @@ fn run(args: &common::Args, payload: Vec<u8>) -> io::Result<Outcome> {
         printed: 0,
     };
     event_loop.connect(args.addr, client)?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
+    common::stop_on_signal(&mut event_loop);
     event_loop.run()?;
     Ok(std::mem::take(event_loop.state_mut()))
 }

@@ -57,6 +57,7 @@
 //! | `--drain-timeout SECS` | 30 | a client that reads none of its response for this long is dropped |
 //! | `--linger SECS` | 2 | after a closing response (an error, `Connection: close`) the server stops writing and reads what the client still sends, for this long at most, before it closes: so a client still uploading (say a body over the limit) reads its `413` instead of a reset |
 //! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
+//! | `--shutdown-grace SECS` | 10 | on SIGINT/SIGTERM the listener closes and every connection answers what it has received, for this long at most; then the server exits 0 (a second signal: at once) |
 //!
 //! `0` turns a time limit off. Header blocks are at most 8 KiB (`431`), bodies 1 MiB (`413`).
 //!
@@ -432,6 +433,7 @@ fn main() {
                 "read what a client still sends after a closing response, at most this long (default 2; 0: close at once)",
             ),
             common::MAX_CONNECTIONS,
+            common::SHUTDOWN_GRACE,
         ],
     );
     if let Err(e) = run(&args) {
@@ -457,8 +459,7 @@ fn run(args: &common::Args) -> io::Result<()> {
     };
     let token = event_loop.spawn(listener, Server { config })?;
     event_loop.set_listener_limits(token, common::listener_limits(args))?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
+    common::shut_down_on_signal(&mut event_loop, args);
     common::announce(local);
     event_loop.run()
 }

@@ -136,7 +136,7 @@ fn run(args: &common::Args) -> io::Result<()> {
         unsent: Vec::new(),
     };
     map.register(listener, Interest::READ, handler)?;
-    let stop = common::stop_on_signal(map.waker());
+    let stop = common::stop_selector_on_signal(map.waker());
     common::announce(local);
 
     while !stop.load(Ordering::SeqCst) {

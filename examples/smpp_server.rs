@@ -47,6 +47,7 @@
 //! | `--idle-timeout SECS` | 120 | a session with no PDU for this long is closed: ESMEs send `enquire_link` every 30–60 s to keep theirs |
 //! | `--drain-timeout SECS` | 60 | a client that reads none of its responses for this long is dropped |
 //! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
+//! | `--shutdown-grace SECS` | 10 | on SIGINT/SIGTERM the listener closes and every connection answers what it has received, for this long at most; then the server exits 0 (a second signal: at once) |
 //!
 //! `0` turns a limit off.
 //!
@@ -344,6 +345,7 @@ fn main() {
                 "drop a client that reads no response this long (default 60; 0: never)",
             ),
             common::MAX_CONNECTIONS,
+            common::SHUTDOWN_GRACE,
         ],
     );
     let config = ChatConfig {
@@ -374,8 +376,7 @@ fn run(args: &common::Args, smsc: Smsc) -> io::Result<()> {
     let local = listener.local_addr()?;
     let token = event_loop.spawn(listener, Server)?;
     event_loop.set_listener_limits(token, common::listener_limits(args))?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
+    common::shut_down_on_signal(&mut event_loop, args);
     common::announce(local);
     event_loop.run()
 }

@@ -131,30 +131,34 @@
 //!
 //! # Stopping on a signal
 //!
-//! Ctrl-C and `SIGTERM` should end `run()` cleanly. Let a signal-handling thread (the
-//! `ctrlc` crate's, or `signal-hook`'s iterator) call [`LoopHandle::stop`]: it wakes the
-//! loop at once. `stop` takes a lock-free path but may log if the wake-up fails, so it is not
-//! meant for a raw signal handler itself. A loop driven by hand with `run_once(None)` and
-//! a flag set by a signal handler would not wake up for the flag: stop through the handle,
-//! or give `run_once` a finite timeout.
+//! Ctrl-C and `SIGTERM` should end `run()` cleanly. [`EventLoop::on_signal`] runs a closure
+//! on the loop's thread when a [`Signal`] arrives (SIGINT, SIGTERM, SIGHUP, SIGUSR1/2,
+//! SIGQUIT on Unix; Ctrl-C, Ctrl-Break and console close on Windows), as an ordinary
+//! callback: no signal-handling thread, no restriction on what it does. The loop wakes for it
+//! even in a wait with no timeout. While installed, the handler replaces the signal's
+//! default action; [`EventLoop::remove_signal`] gives it back.
 //!
-//! ```no_run
-//! use ioloop::EventLoop;
+//! ```
+//! use ioloop::{EventLoop, Signal};
 //!
 //! let mut event_loop = EventLoop::new()?;
-//! let handle = event_loop.handle();
-//! ctrlc::set_handler(move || handle.stop()).expect("a signal handler");
-//! // … spawn the listener …
-//! event_loop.run()?; // returns after Ctrl-C, channels still open: drop the loop to close them
+//! for signal in [Signal::Interrupt, Signal::Terminate] {
+//!     event_loop.on_signal(signal, |cx| cx.stop())?;
+//! }
+//! // … spawn the listener, then:
+//! event_loop.run()?; // returns after Ctrl-C or `kill`, channels still open: drop the loop to close them
 //! # std::io::Result::Ok(())
 //! ```
+//!
+//! Another thread can stop the loop too, through [`LoopHandle::stop`]: it wakes the loop at
+//! once. `stop` may log if the wake-up fails, so it is not meant for a raw signal handler.
 //!
 //! # Graceful shutdown
 //!
 //! `stop` leaves every channel as it was. A server that should finish what it has started
-//! shuts down instead: [`LoopHandle::shutdown(grace)`](LoopHandle::shutdown) from another
-//! thread (a signal's), [`cx.shutdown_loop(grace)`](Context::shutdown_loop) from a
-//! callback, [`event_loop.shutdown(grace)`](EventLoop::shutdown) between iterations. Then:
+//! shuts down instead: [`cx.shutdown_loop(grace)`](Context::shutdown_loop) from a callback
+//! (a signal's, say), [`LoopHandle::shutdown(grace)`](LoopHandle::shutdown) from another
+//! thread, [`event_loop.shutdown(grace)`](EventLoop::shutdown) between iterations. Then:
 //!
 //! 1. every listener closes: no new connection is accepted;
 //! 2. every channel is told, through [`Dispatcher::handle_shutdown`]: by default a raw
@@ -171,14 +175,12 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use ioloop::EventLoop;
+//! use ioloop::{EventLoop, Signal};
 //!
 //! let mut event_loop = EventLoop::new()?;
-//! let handle = event_loop.handle();
-//! ctrlc::set_handler(move || {
-//!     handle.shutdown(Duration::from_secs(10)).expect("wake the loop");
-//! })
-//! .expect("a signal handler");
+//! for signal in [Signal::Interrupt, Signal::Terminate] {
+//!     event_loop.on_signal(signal, |cx| cx.shutdown_loop(Duration::from_secs(10)))?;
+//! }
 //! // … spawn the listener …
 //! event_loop.run()?; // returns once every connection has finished, or 10 s after Ctrl-C
 //! # std::io::Result::Ok(())
@@ -269,7 +271,7 @@ pub mod selector;
 
 pub use event_loop::{
     ACCEPT_BATCH, Context, Dispatcher, EventLoop, IoSource, ListenerLimits, LoopHandle, SendBuffer,
-    TimeoutKind, Timeouts, TimerId, Token, WhenFull,
+    Signal, SignalId, TimeoutKind, Timeouts, TimerId, Token, WhenFull,
 };
 /// The `socket2` crate this crate's signatures use (`Socket`, `SockAddr`, `Domain`, …):
 /// name it through this re-export, so that its version is always the one `ioloop` speaks.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use ioloop::ListenerLimits;
 use ioloop::selector::{SELECTOR_ENV, SelectorKind, Waker};
+use ioloop::{EventLoop, Signal};
 
 /// The options every example server takes.
 #[derive(Debug)]
@@ -198,9 +199,54 @@ pub fn announce(addr: SocketAddr) {
     let _ = stdout.flush();
 }
 
-/// Sets the returned flag and wakes the loop when SIGINT or SIGTERM arrives. The handler
-/// runs on a thread of its own (the `ctrlc` crate), so waking the selector there is safe.
-pub fn stop_on_signal(waker: Waker) -> Arc<AtomicBool> {
+/// The grace period every example server takes (`--shutdown-grace`).
+pub const SHUTDOWN_GRACE: Opt = opt(
+    "shutdown-grace",
+    "SECS",
+    "on SIGINT/SIGTERM, finish what was received for at most this long, then exit (default 10)",
+);
+
+/// Shuts the loop down gracefully on SIGINT or SIGTERM (Ctrl-C or the console closing on
+/// Windows): the listener closes, every connection answers what it has received and sends
+/// what is queued, then closes, within `--shutdown-grace` ([`SHUTDOWN_GRACE`]); `run` then
+/// returns and the example exits 0. A second signal cuts the grace period short.
+pub fn shut_down_on_signal<S: 'static>(event_loop: &mut EventLoop<S>, args: &Args) {
+    let grace = args
+        .seconds("shutdown-grace", Some(Duration::from_secs(10)))
+        .unwrap_or(Duration::ZERO);
+    let signalled = std::rc::Rc::new(std::cell::Cell::new(false));
+    for signal in [Signal::Interrupt, Signal::Terminate] {
+        let signalled = signalled.clone();
+        let installed = event_loop.on_signal(signal, move |cx| {
+            let grace = if signalled.replace(true) {
+                Duration::ZERO // the second signal: no more waiting
+            } else {
+                grace
+            };
+            cx.shutdown_loop(grace);
+        });
+        if let Err(e) = installed {
+            eprintln!("cannot install the {signal} handler: {e}");
+            process::exit(1);
+        }
+    }
+}
+
+/// Stops the loop (its `run` returns, and the example exits 0) on SIGINT or SIGTERM: Ctrl-C
+/// or the console closing on Windows. The handlers run on the loop's thread.
+pub fn stop_on_signal<S: 'static>(event_loop: &mut EventLoop<S>) {
+    for signal in [Signal::Interrupt, Signal::Terminate] {
+        if let Err(e) = event_loop.on_signal(signal, |cx| cx.stop()) {
+            eprintln!("cannot install the {signal} handler: {e}");
+            process::exit(1);
+        }
+    }
+}
+
+/// For the example on the selector layer alone, which has no loop to take signals: sets the
+/// returned flag and wakes the selector when SIGINT or SIGTERM arrives. The handler runs on a
+/// thread of its own (the `ctrlc` crate's), so waking the selector there is safe.
+pub fn stop_selector_on_signal(waker: Waker) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let installed = ctrlc::set_handler(move || {
@@ -212,14 +258,6 @@ pub fn stop_on_signal(waker: Waker) -> Arc<AtomicBool> {
         process::exit(1);
     }
     stop
-}
-
-/// Runs `on_signal` (on a thread of its own) when SIGINT or SIGTERM arrives.
-pub fn stop_on_signal_with(on_signal: impl Fn() + Send + 'static) {
-    if let Err(e) = ctrlc::set_handler(on_signal) {
-        eprintln!("cannot install the SIGINT/SIGTERM handler: {e}");
-        process::exit(1);
-    }
 }
 
 /// Sends log records to stderr, one line each (`LEVEL target: message`), through

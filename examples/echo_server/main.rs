@@ -29,6 +29,7 @@
 //! | `--idle-timeout SECS` | 300 | a connection that sends nothing and takes nothing for this long is closed |
 //! | `--drain-timeout SECS` | 60 | a connection whose echo waits this long for the client to read any of it is closed |
 //! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
+//! | `--shutdown-grace SECS` | 10 | on SIGINT/SIGTERM the listener closes and every connection answers what it has received, for this long at most; then the server exits 0 (a second signal: at once) |
 //!
 //! `0` turns a limit off.
 //!
@@ -64,6 +65,7 @@ fn main() {
                 "close a connection that reads none of its echo this long (default 60; 0: never)",
             ),
             common::MAX_CONNECTIONS,
+            common::SHUTDOWN_GRACE,
         ],
     );
     if let Err(e) = run(&args) {
@@ -86,8 +88,7 @@ fn run(args: &common::Args) -> io::Result<()> {
     };
     let token = event_loop.spawn(listener, server)?;
     event_loop.set_listener_limits(token, common::listener_limits(args))?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
+    common::shut_down_on_signal(&mut event_loop, args);
     common::announce(local);
     event_loop.run()
 }

@@ -59,6 +59,8 @@
 //! | `--line-timeout SECS` | 300 | a command or data line must arrive whole this long after its first byte (a client trickling bytes is closed) |
 //! | `--drain-timeout SECS` | 60 | a client that reads none of its replies for this long is dropped |
 //! | `--linger SECS` | 2 | after `221 Bye`, read what the client still sends for this long at most, so it reads the reply rather than a reset |
+//! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
+//! | `--shutdown-grace SECS` | 10 | on SIGINT/SIGTERM the listener closes and every connection answers what it has received, for this long at most; then the server exits 0 (a second signal: at once) |
 //!
 //! `0` turns a time limit off.
 //!
@@ -212,6 +214,8 @@ fn main() {
                 "SECS",
                 "after 221 Bye, read what the client still sends at most this long (default 2; 0: close at once)",
             ),
+            common::MAX_CONNECTIONS,
+            common::SHUTDOWN_GRACE,
         ],
     );
     if let Err(e) = run(&args) {
@@ -258,9 +262,9 @@ fn run(args: &common::Args) -> io::Result<()> {
     let mut event_loop = EventLoop::with_kind(args.selector, ())?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
     let local = listener.local_addr()?;
-    event_loop.spawn(listener, SmtpServer { settings, config })?;
-    let handle = event_loop.handle();
-    common::stop_on_signal_with(move || handle.stop());
+    let token = event_loop.spawn(listener, SmtpServer { settings, config })?;
+    event_loop.set_listener_limits(token, common::listener_limits(args))?;
+    common::shut_down_on_signal(&mut event_loop, args);
     common::announce(local);
     event_loop.run()
 }

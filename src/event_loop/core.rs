@@ -185,6 +185,13 @@ impl<S: 'static> Core<S> {
         *self.now.get_or_insert_with(Instant::now)
     }
 
+    /// The selector, for the loop's own sources: the signal pipe, registered under a key no
+    /// token has (see `signals.rs`; Windows has no pipe).
+    #[cfg(unix)]
+    pub(crate) fn selector_mut(&mut self) -> &mut DefaultSelector {
+        &mut self.selector
+    }
+
     /// Adds a timer due after `delay` (never earlier), repeating every `every` if given.
     pub(crate) fn set_timer(
         &mut self,

@@ -18,6 +18,7 @@ mod handle;
 mod io_source;
 mod os_errors;
 mod send_buffer;
+mod signals;
 mod timers;
 mod token;
 
@@ -35,11 +36,13 @@ pub use dispatcher::{ACCEPT_BATCH, Dispatcher};
 pub use handle::LoopHandle;
 pub use io_source::IoSource;
 pub use send_buffer::SendBuffer;
+pub use signals::{Signal, SignalId};
 pub use timers::TimerId;
 pub use token::Token;
 
 use self::core::Core;
 use self::handle::Shared;
+use self::signals::Signals;
 use self::timers::Due;
 use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 
@@ -64,8 +67,9 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 ///    that saw end of file or a disconnection is followed by `handle_close` (once per
 ///    channel). When the channel's callbacks are done, its `readable()`/`writable()` are
 ///    asked and the selector is told only of a changed answer.
-/// 4. Due timers fire (`handle_timer`; channels spawned earlier in the iteration are opened
-///    first), then closures sent with [`LoopHandle::call_soon_threadsafe`] run.
+/// 4. The handlers of signals that arrived run ([`on_signal`](Self::on_signal)), due timers
+///    fire (`handle_timer`; channels spawned earlier in the iteration are opened first),
+///    then closures sent with [`LoopHandle::call_soon_threadsafe`] run.
 ///
 /// An iteration costs O(ready + changed), not O(channels) as in asyncore.
 ///
@@ -127,6 +131,8 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 pub struct EventLoop<S: 'static = ()> {
     core: Core<S>,
     events: Events,
+    // After `core`: the selector (which watches the signal pipe) is dropped before the pipe.
+    signals: Signals<S>,
 }
 
 impl EventLoop<()> {
@@ -213,6 +219,7 @@ impl<S: 'static> EventLoop<S> {
         Ok(EventLoop {
             core: Core::new(selector, state, shared),
             events: Events::with_capacity(256),
+            signals: Signals::new(),
         })
     }
 
@@ -760,6 +767,85 @@ impl<S: 'static> EventLoop<S> {
         self.context().cancel(timer)
     }
 
+    /// Runs `handler` on the loop's thread, with a loop-level [`Context`], each time the
+    /// process gets `signal` (see [`Signal`] for what each one is on Unix and on Windows):
+    /// Python's `loop.add_signal_handler`. The handler is an ordinary callback (it can stop
+    /// the loop, spawn, reach channels, set timers, change the state); a panic in it is
+    /// logged and it stays installed.
+    ///
+    /// While a handler is installed, the signal no longer takes its default action (SIGINT
+    /// and SIGTERM no longer end the process): the handler decides. Several handlers may
+    /// share a signal (each runs, in the order installed), and one closure's work may answer
+    /// several signals by installing it for each. Removing the last handler of a signal
+    /// (with [`remove_signal`](Self::remove_signal), or by dropping the loop) gives the
+    /// signal back its previous disposition: the default action, or ignored if it was.
+    ///
+    /// Signals are counted, not queued: the handler runs once per signal the OS delivered
+    /// (the OS merges a signal sent again before its handler ran). The handler runs after the
+    /// I/O events of the iteration in which the signal arrived; a loop waiting with no
+    /// timeout wakes up for it. The signal is not a channel: it keeps neither
+    /// [`run`](Self::run) going nor [`is_empty`](Self::is_empty) false, so a program that
+    /// waits for signals only runs with [`run_until_stopped`](Self::run_until_stopped).
+    ///
+    /// # Examples
+    ///
+    /// A server that stops on Ctrl-C or `kill`, and counts `SIGUSR1`s where they exist:
+    ///
+    /// ```
+    /// use ioloop::{EventLoop, Signal};
+    ///
+    /// let mut event_loop = EventLoop::with_state(0)?;
+    /// for signal in [Signal::Interrupt, Signal::Terminate] {
+    ///     event_loop.on_signal(signal, |cx| cx.stop())?; // run() returns on Ctrl-C or `kill`
+    /// }
+    /// if Signal::User1.is_available() {
+    ///     event_loop.on_signal(Signal::User1, |cx| {
+    ///         *cx.state() += 1; // a "reload", say
+    ///         cx.stop();
+    ///     })?;
+    ///     # #[cfg(unix)] // `kill -USR1 <pid>` from a shell, in a real program
+    ///     # assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+    ///     # event_loop.schedule(std::time::Duration::from_secs(30), |cx| cx.stop()); // a safety net
+    ///     event_loop.run_until_stopped()?;
+    ///     assert_eq!(*event_loop.state(), 1);
+    /// }
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for a signal this platform does not have ([`Signal::is_available`]);
+    /// the OS's error if it refuses the handler or the loop's wake-up pipe.
+    pub fn on_signal(
+        &mut self,
+        signal: Signal,
+        handler: impl for<'b, 'c> FnMut(&'b mut Context<'c, S>) + 'static,
+    ) -> io::Result<SignalId> {
+        self.signals
+            .install(&mut self.core, signal, Box::new(handler))
+    }
+
+    /// Removes a handler installed with [`on_signal`](Self::on_signal); `false` if it was
+    /// removed already. The last handler of a signal gives the signal back its previous
+    /// disposition (the default action ends the process again). A signal that arrived but
+    /// whose handlers have not run yet is dropped with them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{EventLoop, Signal};
+    ///
+    /// let mut event_loop = EventLoop::new()?;
+    /// let stop = event_loop.on_signal(Signal::Terminate, |cx| cx.stop())?;
+    /// // … a phase in which SIGTERM stops the loop cleanly …
+    /// assert!(event_loop.remove_signal(stop)); // SIGTERM ends the process again
+    /// assert!(!event_loop.remove_signal(stop));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn remove_signal(&mut self, id: SignalId) -> bool {
+        self.signals.remove(id)
+    }
+
     /// A loop-level context, for the calls the loop shares with callbacks.
     fn context(&mut self) -> Context<'_, S> {
         Context::new(&mut self.core, None)
@@ -1093,8 +1179,12 @@ impl<S: 'static> EventLoop<S> {
         };
         self.core.select(&mut self.events, wait)?;
         for event in &self.events {
+            if self.signals.is_wake_event(event.key()) {
+                continue;
+            }
             dispatch::event(&mut self.core, *event);
         }
+        self.signals.dispatch(&mut self.core);
         self.fire_timers();
         self.run_jobs();
         // What this iteration's callbacks spawned or refreshed is settled at the start of the
@@ -1198,6 +1288,7 @@ impl<S: 'static> fmt::Debug for EventLoop<S> {
             .field("kind", &self.kind())
             .field("channels", &self.len())
             .field("timers", &self.core.timer_count())
+            .field("signal_handlers", &self.signals.len())
             .finish_non_exhaustive()
     }
 }
