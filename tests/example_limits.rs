@@ -408,12 +408,87 @@ fn the_connection_cap_is_never_exceeded_and_waiting_clients_are_served_later(kin
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         let mut response = [0u8; 17];
-        (&*client)
+        let mut reader: &TcpStream = client;
+        reader
             .read_exact(&mut response)
             .expect("a waiting client's answer");
         assert_eq!(&response, b"HTTP/1.1 200 OK\r\n");
     }
     server.stop();
+}
+
+/// Reads one `POST /echo` response whose body must be `body`; `None` at a clean end of file
+/// before it (a truncated response or a reset fails).
+fn read_echo_response(reader: &mut BufReader<TcpStream>, body: &[u8]) -> Option<()> {
+    let mut status = String::new();
+    match reader.read_line(&mut status) {
+        Ok(0) => return None,
+        Ok(_) => {}
+        Err(e) => panic!("a reset or error instead of a response: {e}"),
+    }
+    assert_eq!(status, "HTTP/1.1 200 OK\r\n");
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a header line");
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("Content-Length: ") {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    assert_eq!(length, Some(body.len()));
+    let mut got = vec![0; body.len()];
+    reader.read_exact(&mut got).expect("a whole body");
+    assert!(got == body, "an altered body");
+    Some(())
+}
+
+#[cfg(unix)]
+fn sigterm_answers_every_request_received_then_exits_0(kind: SelectorKind) {
+    const REQUESTS: usize = 50;
+    let server = Server::start("http_server", kind, &[]);
+    let stream = server.connect();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let body = vec![b'z'; 512 * 1024]; // 50 answers: more than the socket buffers hold
+    let request = [
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+        &body,
+    ]
+    .concat();
+    // 50 pipelined uploads, written by a thread while nothing is read: the server answers
+    // until its output passes its high-water mark, then waits for the client to read.
+    let mut writer = stream.try_clone().unwrap();
+    let sending = thread::spawn(move || {
+        for _ in 0..REQUESTS {
+            if writer.write_all(&request).is_err() {
+                break; // the server stopped reading and closed: the rest was never received
+            }
+        }
+    });
+    thread::sleep(Duration::from_millis(500));
+    server.send_signal(rustix::process::Signal::TERM);
+    // Every response the server began is delivered whole, in order, then a clean end of file.
+    let mut reader = BufReader::new(stream);
+    let mut answered = 0;
+    while read_echo_response(&mut reader, &body).is_some() {
+        answered += 1;
+    }
+    assert!((1..=REQUESTS).contains(&answered), "{answered} answers");
+    sending.join().unwrap();
+    server.expect_exit_success();
+}
+
+#[cfg(not(unix))]
+fn sigterm_answers_every_request_received_then_exits_0(_: SelectorKind) {
+    eprintln!("skipped: no SIGTERM on this platform");
 }
 
 per_kind! {
@@ -423,4 +498,5 @@ per_kind! {
     a_chat_member_that_never_reads_is_dropped_at_its_output_cap,
     a_post_over_the_limit_gets_its_413_read_by_http_client,
     the_connection_cap_is_never_exceeded_and_waiting_clients_are_served_later,
+    sigterm_answers_every_request_received_then_exits_0,
 }
