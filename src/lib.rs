@@ -266,6 +266,9 @@ mod diagnostics;
 mod event_loop;
 pub mod net;
 pub mod selector;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 pub use event_loop::{
     ACCEPT_BATCH, Context, Dispatcher, EventLoop, IoSource, ListenerLimits, LoopHandle, SendBuffer,
