@@ -387,6 +387,9 @@ fn http_date(time: SystemTime) -> String {
 /// The listener: one `Session` per connection, with the limits of the command line.
 struct Server {
     config: ChatConfig,
+    /// HTTPS (`--tls-cert`, `--tls-key`; the `tls` feature): every connection is TLS.
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<ioloop::tls::rustls::ServerConfig>>,
 }
 
 impl Dispatcher for Server {
@@ -399,10 +402,13 @@ impl Dispatcher for Server {
         // Replies are small and awaited: send them at once, not after the peer's delayed
         // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
         socket.set_tcp_nodelay(true)?;
-        cx.spawn(
-            socket,
-            AsyncChat::with_config(Session::new(), END_OF_HEAD, self.config),
-        )?;
+        let session = AsyncChat::with_config(Session::new(), END_OF_HEAD, self.config);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            cx.spawn_tls(socket, tls.clone(), session)?; // the same session, over TLS
+            return Ok(());
+        }
+        cx.spawn(socket, session)?;
         Ok(())
     }
 }
@@ -434,6 +440,12 @@ fn main() {
             ),
             common::MAX_CONNECTIONS,
             common::SHUTDOWN_GRACE,
+            common::opt(
+                "tls-cert",
+                "FILE",
+                "serve HTTPS with this PEM certificate chain (with --tls-key; the tls feature)",
+            ),
+            common::opt("tls-key", "FILE", "the PEM private key of --tls-cert"),
         ],
     );
     if let Err(e) = run(&args) {
@@ -457,7 +469,29 @@ fn run(args: &common::Args) -> io::Result<()> {
         linger: args.seconds("linger", Some(Duration::from_secs(2))),
         ..ChatConfig::default()
     };
-    let token = event_loop.spawn(listener, Server { config })?;
+    let tls = (args.extra("tls-cert"), args.extra("tls-key"));
+    let server = Server {
+        config,
+        #[cfg(feature = "tls")]
+        tls: match tls {
+            (Some(cert), Some(key)) => Some(ioloop::tls::server_config_from_pem(cert, key)?),
+            (None, None) => None,
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "--tls-cert and --tls-key go together",
+                ));
+            }
+        },
+    };
+    #[cfg(not(feature = "tls"))]
+    if tls.0.is_some() || tls.1.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "HTTPS needs the tls feature: cargo run --features tls --example http_server -- …",
+        ));
+    }
+    let token = event_loop.spawn(listener, server)?;
     event_loop.set_listener_limits(token, common::listener_limits(args))?;
     common::shut_down_on_signal(&mut event_loop, args);
     common::announce(local);

@@ -103,6 +103,7 @@
 //! | (none) | [`handle.call_soon_threadsafe(closure)`](LoopHandle::call_soon_threadsafe) |
 //! | timeouts by hand (pyftpdlib's `timeout`, medusa's zombie sweeps) | [`Timeouts`] (idle, message, drain, connect) per channel: [`cx.set_timeouts`](Context::set_timeouts), [`EventLoop::set_timeouts`], or [`ChatConfig::timeouts`](chat::ChatConfig::timeouts) → [`Dispatcher::handle_timeout`] (default: close) |
 //! | `close()` with the peer still sending (it sees a reset) | [`cx.close_lingering(limit)`](Context::close_lingering): this side stops writing, the peer's input is drained, then the socket closes |
+//! | `ssl.wrap_socket(sock)`, `SSLWantReadError`/`SSLWantWriteError` caught in every handler, STARTTLS by hand | the `tls` feature (rustls): `cx.spawn_tls(sock, config, handler)`, `cx.connect_tls(addr, name, config, handler)`, `cx.start_tls_server(config)`; the handlers see plaintext through the same `recv`/`send` (see the `tls` module) |
 //!
 //! # Logging
 //!
@@ -268,6 +269,9 @@ mod diagnostics;
 mod event_loop;
 pub mod net;
 pub mod selector;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 pub use event_loop::{
     ACCEPT_BATCH, Context, Dispatcher, EventLoop, IoSource, ListenerLimits, LoopHandle, SendBuffer,

@@ -181,6 +181,17 @@ pub struct ChatChannel {
     /// A push went past `max_output`: the channel is to close through `handle_error`
     /// (not yet told).
     overflowed: bool,
+    /// STARTTLS asked for: the channel turns TLS once its queued output is sent, and reads
+    /// nothing until then.
+    #[cfg(feature = "tls")]
+    starting_tls: Option<TlsStart>,
+}
+
+/// A STARTTLS the chat layer will make ([`ChatChannel::start_tls_server`]).
+#[cfg(feature = "tls")]
+enum TlsStart {
+    Server(std::sync::Arc<crate::tls::rustls::ServerConfig>),
+    Client(String, std::sync::Arc<crate::tls::rustls::ClientConfig>),
 }
 
 impl ChatChannel {
@@ -195,6 +206,8 @@ impl ChatChannel {
             config,
             closed: false,
             overflowed: false,
+            #[cfg(feature = "tls")]
+            starting_tls: None,
         }
     }
 
@@ -693,6 +706,144 @@ impl ChatChannel {
     pub fn is_closing(&self) -> bool {
         self.closed || self.output.close_requested()
     }
+
+    /// STARTTLS, server side: once everything queued so far is sent in clear (the
+    /// go-ahead reply), the channel turns TLS with a server session of `config`
+    /// ([`Context::start_tls_server`]); [`ChatHandler::handle_tls_ready`] follows the
+    /// handshake. The input the channel has buffered is dropped now, and nothing more is read
+    /// until the switch: commands a client pipelined after STARTTLS in clear text are never
+    /// taken for commands of the secure session (the CVE-2011-0411 class of bug).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::sync::Arc;
+    /// use ioloop::Context;
+    /// use ioloop::chat::{ChatChannel, ChatHandler};
+    /// use ioloop::tls::rustls;
+    ///
+    /// struct Smtp {
+    ///     tls: Arc<rustls::ServerConfig>,
+    /// }
+    ///
+    /// impl ChatHandler for Smtp {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+    ///         if line.eq_ignore_ascii_case(b"STARTTLS") && !cx.is_tls() {
+    ///             chat.push("220 Ready to start TLS\r\n")?;
+    ///             chat.start_tls_server(self.tls.clone())?; // after the 220, in clear
+    ///         } else {
+    ///             chat.push("250 OK\r\n")?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tls");
+    /// # let tls = ioloop::tls::server_config_from_pem(format!("{dir}/server.pem"), format!("{dir}/server-key.pem"))?;
+    /// # let _ = Smtp { tls };
+    /// # io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if a switch is pending already; `NotConnected` after
+    /// [`close_when_done`](Self::close_when_done). The switch itself fails as
+    /// [`Context::start_tls_server`] does (a channel that runs TLS already), through
+    /// `handle_error`.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn start_tls_server(
+        &mut self,
+        config: std::sync::Arc<crate::tls::rustls::ServerConfig>,
+    ) -> io::Result<()> {
+        self.start_tls(TlsStart::Server(config))
+    }
+
+    /// STARTTLS, client side: once everything queued so far is sent, the channel turns TLS,
+    /// verifying the server's certificate for `server_name` with `config`
+    /// ([`Context::start_tls_client`]); buffered input is dropped (see
+    /// [`start_tls_server`](Self::start_tls_server)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::sync::Arc;
+    /// use ioloop::Context;
+    /// use ioloop::chat::{ChatChannel, ChatHandler};
+    /// use ioloop::tls::rustls;
+    ///
+    /// struct Client {
+    ///     tls: Arc<rustls::ClientConfig>,
+    /// }
+    ///
+    /// impl ChatHandler for Client {
+    ///     fn found_terminator(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, ()>, line: &[u8]) -> io::Result<()> {
+    ///         if line.starts_with(b"220 ") && !cx.is_tls() {
+    ///             chat.start_tls_client("localhost", self.tls.clone())?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn handle_tls_ready(&mut self, chat: &mut ChatChannel, _: &mut Context<'_, ()>) -> io::Result<()> {
+    ///         chat.push("EHLO client.example\r\n") // the session starts over, encrypted
+    ///     }
+    /// }
+    /// # let tls = ioloop::tls::client_config_from_pem(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tls/ca.pem"))?;
+    /// # let _ = Client { tls };
+    /// # io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`start_tls_server`](Self::start_tls_server).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn start_tls_client(
+        &mut self,
+        server_name: &str,
+        config: std::sync::Arc<crate::tls::rustls::ClientConfig>,
+    ) -> io::Result<()> {
+        self.start_tls(TlsStart::Client(server_name.to_owned(), config))
+    }
+
+    #[cfg(feature = "tls")]
+    fn start_tls(&mut self, start: TlsStart) -> io::Result<()> {
+        self.check_open()?;
+        if self.starting_tls.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a STARTTLS is pending already",
+            ));
+        }
+        self.drop_clear_input();
+        self.starting_tls = Some(start);
+        Ok(())
+    }
+
+    /// Drops the clear-text input buffered when the channel turns TLS.
+    #[cfg(feature = "tls")]
+    fn drop_clear_input(&mut self) {
+        let dropped = self.framer.buffered();
+        if dropped > 0 {
+            log::debug!(target: "ioloop::chat", "STARTTLS: {dropped} bytes of clear-text input after the command dropped");
+        }
+        self.framer.clear();
+        self.message.clear();
+    }
+
+    /// Whether a STARTTLS waits for the queued output (the channel reads nothing meanwhile).
+    #[inline(always)]
+    fn tls_pending(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.starting_tls.is_some()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
 }
 
 impl fmt::Debug for ChatChannel {
@@ -861,6 +1012,16 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
     /// The channel joined the loop (see [`Dispatcher::handle_opened`]): greet the peer, arm
     /// a timer. What is pushed here is sent at once.
     fn handle_opened(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, S>) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The TLS handshake completed (see [`Dispatcher::handle_tls_ready`]): after STARTTLS,
+    /// the place to greet the peer anew. What is pushed here is sent at once, encrypted.
+    fn handle_tls_ready(
+        &mut self,
+        chat: &mut ChatChannel,
+        cx: &mut Context<'_, S>,
+    ) -> io::Result<()> {
         Ok(())
     }
 
@@ -1228,6 +1389,15 @@ impl<H> AsyncChat<H> {
         let limit = self.channel.config.out_buffer_size.max(1);
         loop {
             match self.channel.output.next() {
+                #[cfg(feature = "tls")]
+                Next::Idle if self.channel.starting_tls.is_some() => {
+                    // The clear-text reply is out: the channel turns TLS now.
+                    return match self.channel.starting_tls.take() {
+                        Some(TlsStart::Server(config)) => cx.start_tls_server(config),
+                        Some(TlsStart::Client(name, config)) => cx.start_tls_client(&name, config),
+                        None => Ok(()),
+                    };
+                }
                 Next::Idle => return Ok(()),
                 Next::Close => {
                     self.channel.closed = true;
@@ -1267,8 +1437,8 @@ impl<H> AsyncChat<H> {
     {
         loop {
             // Nothing is delivered once the channel closes or asked to (asynchat went on
-            // delivering buffered messages to a closed channel).
-            if self.channel.is_closing() || !cx.is_open() {
+            // delivering buffered messages to a closed channel), nor once a STARTTLS is due.
+            if self.channel.is_closing() || !cx.is_open() || self.channel.tls_pending() {
                 return Ok(());
             }
             let ChatChannel {
@@ -1315,9 +1485,17 @@ impl<H> AsyncChat<H> {
                     // Lent to the handler, then put back empty for the next message: one
                     // buffer per read burst, not an allocation per message.
                     let mut message = std::mem::take(&mut self.channel.message);
+                    #[cfg(feature = "tls")]
+                    let was_tls = cx.is_tls();
                     let handled = self
                         .handler
                         .found_terminator(&mut self.channel, cx, &message);
+                    #[cfg(feature = "tls")]
+                    if !was_tls && cx.is_tls() {
+                        // The handler turned the channel TLS itself: what followed its
+                        // command in clear text is not input of the secure session.
+                        self.channel.drop_clear_input();
+                    }
                     message.clear();
                     if self.channel.message.capacity() == 0 {
                         self.channel.message = message;
@@ -1339,7 +1517,9 @@ impl<H> fmt::Debug for AsyncChat<H> {
 
 impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     fn readable(&self) -> bool {
-        !self.channel.is_closing() && self.channel.output.queued() <= self.channel.config.high_water
+        !self.channel.is_closing()
+            && !self.channel.tls_pending()
+            && self.channel.output.queued() <= self.channel.config.high_water
     }
 
     fn writable(&self) -> bool {
@@ -1391,6 +1571,11 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
 
     fn handle_connect(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
         self.handler.handle_connect(&mut self.channel, cx)?;
+        self.initiate_send(cx)
+    }
+
+    fn handle_tls_ready(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        self.handler.handle_tls_ready(&mut self.channel, cx)?;
         self.initiate_send(cx)
     }
 

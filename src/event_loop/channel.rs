@@ -8,6 +8,7 @@ use super::admission::Admission;
 use super::deadlines::Clocks;
 use super::dispatcher::AnyDispatcher;
 use super::io_source::IoSource;
+use super::tls::TlsSlot;
 use super::token::Token;
 use crate::selector::Interest;
 
@@ -103,6 +104,8 @@ pub(crate) struct Channel<S> {
     /// Spawned from a listener with limits: that listener, which counts this channel until
     /// it leaves the table (`Core::remove_channel`).
     pub(crate) admission: Option<Box<Admission>>,
+    /// The channel's TLS session, if it runs TLS (`None` while lent).
+    pub(crate) tls: TlsSlot,
 }
 
 impl<S> Channel<S> {
@@ -129,6 +132,8 @@ pub(crate) struct Running {
     pub(crate) clocks: Option<Box<Clocks>>,
     /// As [`Channel::close_when_drained`], while the channel is lent.
     pub(crate) close_when_drained: bool,
+    /// The channel's TLS session, lent with it.
+    pub(crate) tls: TlsSlot,
 }
 
 impl Running {
@@ -138,6 +143,7 @@ impl Running {
         phase: Phase,
         warned: bool,
         clocks: Option<Box<Clocks>>,
+        tls: TlsSlot,
     ) -> Running {
         Running {
             token,
@@ -147,6 +153,7 @@ impl Running {
             warned,
             clocks,
             close_when_drained: false,
+            tls,
         }
     }
 }

@@ -98,10 +98,23 @@ impl<'a, S: 'static> Context<'a, S> {
     }
 
     /// The loop and the running channel, for the loop's other modules that add methods to
-    /// `Context` (the deadlines).
+    /// `Context` (the deadlines, TLS).
     #[inline]
     pub(super) fn split(&mut self) -> (&mut Core<S>, Option<&mut Running>) {
         (self.core, self.own.as_deref_mut())
+    }
+
+    /// The running channel, for the loop's other modules.
+    #[cfg(feature = "tls")]
+    #[inline]
+    pub(super) fn running(&self) -> Option<&Running> {
+        self.own.as_deref()
+    }
+
+    /// Whether this context's channel runs TLS: its I/O goes through the session.
+    #[inline(always)]
+    fn tls_active(&self) -> bool {
+        self.own.as_ref().is_some_and(|own| own.tls.is_active())
     }
 
     /// This channel's token; `None` in a loop-level context (a
@@ -361,6 +374,9 @@ impl<'a, S: 'static> Context<'a, S> {
 
     #[inline]
     fn recv_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        if self.tls_active() {
+            return self.tls_recv(buf);
+        }
         loop {
             match self.own()?.read(buf) {
                 Ok(0) if !buf.is_empty() => {
@@ -432,6 +448,9 @@ impl<'a, S: 'static> Context<'a, S> {
     /// `NotConnected` if the channel is closed; other OS errors as they come.
     #[inline]
     pub fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.tls_active() {
+            return self.tls_send(&[io::IoSlice::new(buf)]);
+        }
         loop {
             match self.own()?.write(buf) {
                 Ok(n) => return Ok(n),
@@ -492,6 +511,9 @@ impl<'a, S: 'static> Context<'a, S> {
     #[inline]
     pub fn send_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let bufs = &bufs[..bufs.len().min(Self::MAX_SEND_SLICES)];
+        if self.tls_active() {
+            return self.tls_send(bufs);
+        }
         loop {
             match self.own()?.write_vectored(bufs) {
                 Ok(n) => return Ok(n),
@@ -1026,6 +1048,9 @@ impl<'a, S: 'static> Context<'a, S> {
     /// # io::Result::Ok(())
     /// ```
     pub fn close(&mut self) {
+        if self.tls_active() {
+            return self.tls_close(); // close_notify first, and the records rustls holds
+        }
         if let Some(own) = self.own.as_deref_mut() {
             self.core.close_lent(own);
         }
@@ -1078,7 +1103,14 @@ impl<'a, S: 'static> Context<'a, S> {
     /// # io::Result::Ok(())
     /// ```
     pub fn is_open(&self) -> bool {
+        // A TLS channel closed while the socket takes its last records is closed for the
+        // program already.
         self.own().is_ok()
+            && !(self.tls_active()
+                && self
+                    .own
+                    .as_ref()
+                    .is_some_and(|own| own.phase == Phase::Lingering))
     }
 
     /// Whether this channel's [`connect`](Self::connect) is still in progress: asyncore's
@@ -1249,7 +1281,17 @@ impl<'a, S: 'static> Context<'a, S> {
         io: impl Into<IoSource>,
         dispatcher: D,
     ) -> io::Result<Token> {
-        let token = self.core.spawn(io.into(), dispatcher, false)?;
+        self.spawn_source(io.into(), dispatcher, super::tls::TlsSlot::default())
+    }
+
+    /// [`spawn`](Self::spawn) with the channel's TLS session.
+    pub(super) fn spawn_source<D: Dispatcher<S>>(
+        &mut self,
+        io: IoSource,
+        dispatcher: D,
+        tls: super::tls::TlsSlot,
+    ) -> io::Result<Token> {
+        let token = self.core.spawn_with(io, dispatcher, false, tls)?;
         // A listener's connection counts against its limits.
         if let Some(own) = self.own.as_deref_mut() {
             if own.phase.is_accepting() {
@@ -2108,7 +2150,7 @@ fn closed() -> io::Error {
 }
 
 /// `buf` as the `MaybeUninit` slice `socket2`'s receive calls take.
-fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+pub(super) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the socket calls this feeds only
     // write initialised bytes, so `buf` stays fully initialised.
     unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }

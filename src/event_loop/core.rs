@@ -39,6 +39,7 @@ use super::handle::Shared;
 use super::io_source::IoSource;
 use super::os_errors::is_connect_in_progress;
 use super::timers::{Due, TimerAction, TimerFn, TimerId, Timers};
+use super::tls::TlsSlot;
 use super::token::Token;
 use crate::diagnostics::report;
 use crate::selector::{DefaultSelector, Events, Interest, Selector, SelectorKind};
@@ -79,6 +80,9 @@ pub(crate) struct Core<S> {
     /// A listener closed on an error path (by its `handle_error`, or after a panic): what
     /// `run` reports if it ends for want of channels.
     listener_loss: Option<io::Error>,
+    /// TLS channels holding decrypted input their handler has not read: their
+    /// `handle_read` is due at the next iteration, which does not wait.
+    tls_deliveries: Vec<Token>,
 }
 
 /// A graceful shutdown under way (see [`Core::begin_shutdown`]).
@@ -111,6 +115,7 @@ impl<S: 'static> Core<S> {
             shutdown: None,
             books: HashMap::new(),
             listener_loss: None,
+            tls_deliveries: Vec::new(),
         }
     }
 
@@ -259,6 +264,17 @@ impl<S: 'static> Core<S> {
         dispatcher: D,
         connecting: bool,
     ) -> io::Result<Token> {
+        self.spawn_with(io, dispatcher, connecting, TlsSlot::default())
+    }
+
+    /// [`Core::spawn`] with the channel's TLS session (`TlsSlot::default()`: none).
+    pub(crate) fn spawn_with<D: Dispatcher<S>>(
+        &mut self,
+        io: IoSource,
+        dispatcher: D,
+        connecting: bool,
+        tls: TlsSlot,
+    ) -> io::Result<Token> {
         io.set_nonblocking()?;
         let vacant = self.channels.vacant_entry();
         if vacant.key() > Token::MAX_SLOT {
@@ -272,6 +288,7 @@ impl<S: 'static> Core<S> {
             report!(Error, target: "ioloop::event_loop", "{token:?}: readable() or writable() panicked when spawned; closing the channel");
             return Ok(token);
         };
+        let interest = tls.interest(phase, interest);
         // SAFETY: the channel owns the source, and every path that drops it unregisters it
         // first (`close`, `release`, `give_back`), so it stays open while registered.
         unsafe { self.selector.register(io.raw(), token.to_key(), interest)? };
@@ -287,6 +304,7 @@ impl<S: 'static> Core<S> {
             clocks: None,
             close_when_drained: false,
             admission: None,
+            tls,
         });
         self.opening.push_back(token);
         Ok(token)
@@ -366,11 +384,37 @@ impl<S: 'static> Core<S> {
         {
             return false;
         }
-        let channel = self.remove_channel(token.slot);
+        let mut channel = self.remove_channel(token.slot);
         if let Some(io) = channel.io {
+            channel.tls.notify_close(&io);
             self.release(token, io);
         }
         true
+    }
+
+    /// Gives an idle channel (a client just connecting) its TLS session.
+    #[cfg(feature = "tls")]
+    pub(crate) fn install_tls(&mut self, token: Token, tls: TlsSlot) -> bool {
+        match self.channel_mut(token).filter(|channel| channel.is_idle()) {
+            Some(channel) => {
+                channel.tls = tls;
+                self.mark_dirty(token);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether TLS channels wait for their `handle_read` (the loop must not block).
+    #[inline]
+    pub(crate) fn has_tls_deliveries(&self) -> bool {
+        !self.tls_deliveries.is_empty()
+    }
+
+    /// The TLS channels queued for their `handle_read`.
+    #[inline]
+    pub(crate) fn take_tls_deliveries(&mut self) -> Vec<Token> {
+        std::mem::take(&mut self.tls_deliveries)
     }
 
     /// Cancels a closed channel's deadline timer, so that it does not linger in the queue.
@@ -404,6 +448,7 @@ impl<S: 'static> Core<S> {
     /// closed, and no handler of it runs after the current one.
     pub(crate) fn close_lent(&mut self, own: &mut Running) {
         if let Some(io) = own.io.take() {
+            own.tls.notify_close(&io);
             self.release(own.token, io);
         }
     }
@@ -491,6 +536,14 @@ impl<S: 'static> Core<S> {
         let Some(mut interest) = channel.phase.interest(&**dispatcher) else {
             return self.close_after_panic(token);
         };
+        if channel.tls.is_active() {
+            interest = channel.tls.interest(channel.phase, interest);
+            if channel.tls.needs_delivery(interest) {
+                // Decrypted input waits in rustls, and the socket may never be readable
+                // again for it: the next iteration reads it, without waiting.
+                self.tls_deliveries.push(token);
+            }
+        }
         if channel.close_when_drained {
             if !interest.is_writable() {
                 return self.close_drained(token);
@@ -551,6 +604,7 @@ impl<S: 'static> Core<S> {
             channel.phase,
             channel.warned,
             channel.clocks.take(),
+            std::mem::take(&mut channel.tls),
         );
         running.close_when_drained = channel.close_when_drained;
         Some((dispatcher, running))
@@ -567,6 +621,7 @@ impl<S: 'static> Core<S> {
             warned,
             clocks,
             close_when_drained,
+            tls,
             ..
         } = running;
         let Some(io) = io else {
@@ -579,6 +634,7 @@ impl<S: 'static> Core<S> {
         channel.warned = warned;
         channel.clocks = clocks;
         channel.close_when_drained = close_when_drained;
+        channel.tls = tls;
         channel.io = Some(io);
         channel.dispatcher = Some(dispatcher);
         self.update_interest(token);
@@ -600,27 +656,30 @@ impl<S: 'static> Core<S> {
         };
         let connecting = channel.phase == Phase::Connecting;
         let wants_write = channel.registered.is_writable() && !connecting;
+        let handshaking = channel.tls.is_handshaking();
         let mut clocks = channel.clocks.take();
-        self.set_timeouts(&mut clocks, token, limits, connecting, wants_write);
+        let state = (connecting, wants_write, handshaking);
+        self.set_timeouts(&mut clocks, token, limits, state);
         self.channels[token.slot].clocks = clocks;
         true
     }
 
     /// Sets the deadlines kept in `clocks` (a channel's, idle or lent) and arms its timer.
+    /// `state`: whether the channel is connecting, wants to write, and is in a TLS
+    /// handshake (the clocks those start).
     pub(crate) fn set_timeouts(
         &mut self,
         clocks: &mut Option<Box<Clocks>>,
         token: Token,
         limits: Timeouts,
-        connecting: bool,
-        wants_write: bool,
+        (connecting, wants_write, handshaking): (bool, bool, bool),
     ) {
         let now = self.now();
         if limits.is_none() && clocks.is_none() {
             return;
         }
         let kept = clocks.get_or_insert_with(|| Box::new(Clocks::new(now)));
-        kept.set_limits(limits, now, connecting, wants_write);
+        kept.set_limits(limits, now, connecting, wants_write, handshaking);
         self.arm_deadline(clocks, token);
     }
 

@@ -18,11 +18,13 @@
 //! | message | when the dispatcher says a message began ([`Context::set_message_pending`](super::Context::set_message_pending)) | no: a message trickled byte by byte is still one message | when it says the message is complete |
 //! | drain | when the channel starts wanting to write (`writable()` turns true) | when the socket takes output (a writable event) | when `writable()` turns false |
 //! | connect | when set, while the channel is connecting | no | when the connect completes |
+//! | handshake | when set during a TLS handshake, or when TLS starts (a TLS channel spawned, connected, or STARTTLS) | no | when the handshake completes |
 
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
-use super::channel::Phase;
+use super::channel::{Phase, Running};
+use super::core::Core;
 use super::timers::TimerId;
 use super::{Context, Token};
 
@@ -76,6 +78,11 @@ pub struct Timeouts {
     pub drain: Option<Duration>,
     /// A connect is not complete this long after the limit was set.
     pub connect: Option<Duration>,
+    /// A TLS handshake is not complete this long after it began (or after the limit was
+    /// set during one): a client that opens a connection to a TLS port and sends nothing, or
+    /// trickles its hello, holds its channel no longer. Only TLS channels (the `tls`
+    /// feature) have a handshake; on others this limit never runs.
+    pub handshake: Option<Duration>,
 }
 
 impl Timeouts {
@@ -85,6 +92,7 @@ impl Timeouts {
         message: None,
         drain: None,
         connect: None,
+        handshake: None,
     };
 
     /// Whether no limit is set.
@@ -104,10 +112,16 @@ impl Timeouts {
 
     /// The shortest limit set.
     fn shortest(&self) -> Option<Duration> {
-        [self.idle, self.message, self.drain, self.connect]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.idle,
+            self.message,
+            self.drain,
+            self.connect,
+            self.handshake,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -132,6 +146,8 @@ pub enum TimeoutKind {
     Drain,
     /// [`Timeouts::connect`].
     Connect,
+    /// [`Timeouts::handshake`].
+    Handshake,
 }
 
 impl std::fmt::Display for TimeoutKind {
@@ -141,6 +157,7 @@ impl std::fmt::Display for TimeoutKind {
             TimeoutKind::Message => "message timeout",
             TimeoutKind::Drain => "drain timeout",
             TimeoutKind::Connect => "connect timeout",
+            TimeoutKind::Handshake => "TLS handshake timeout",
         })
     }
 }
@@ -158,6 +175,8 @@ pub(crate) struct Clocks {
     drain_since: Option<Instant>,
     /// Since when the channel has been connecting (with a limit).
     connect_since: Option<Instant>,
+    /// Since when the channel's TLS handshake has run (with a limit).
+    handshake_since: Option<Instant>,
     /// A lingering close ends at this instant whatever the peer does.
     pub(crate) linger_until: Option<Instant>,
     /// The channel's deadline timer and the instant it is armed for, if armed.
@@ -172,6 +191,7 @@ impl Clocks {
             message_since: None,
             drain_since: None,
             connect_since: None,
+            handshake_since: None,
             linger_until: None,
             timer: None,
         }
@@ -188,10 +208,12 @@ impl Clocks {
         now: Instant,
         connecting: bool,
         wants_write: bool,
+        handshaking: bool,
     ) {
         self.limits = limits;
         self.last_io = now;
         self.connect_since = (connecting && limits.connect.is_some()).then_some(now);
+        self.handshake_since = (handshaking && limits.handshake.is_some()).then_some(now);
         if wants_write && self.drain_since.is_none() {
             self.drain_since = Some(now);
         }
@@ -236,8 +258,14 @@ impl Clocks {
         self.connect_since = None;
     }
 
+    /// A TLS handshake began (`true`) or completed (`false`).
+    #[cfg(feature = "tls")]
+    pub(crate) fn note_handshake(&mut self, running: bool, now: Instant) {
+        self.handshake_since = (running && self.limits.handshake.is_some()).then_some(now);
+    }
+
     /// Each running clock with its deadline.
-    fn deadlines(&self) -> [(TimeoutKind, Option<Instant>); 4] {
+    fn deadlines(&self) -> [(TimeoutKind, Option<Instant>); 5] {
         let due = |since: Option<Instant>, limit: Option<Duration>| {
             since.zip(limit).map(|(since, limit)| at(since, limit))
         };
@@ -245,6 +273,10 @@ impl Clocks {
             (
                 TimeoutKind::Connect,
                 due(self.connect_since, self.limits.connect),
+            ),
+            (
+                TimeoutKind::Handshake,
+                due(self.handshake_since, self.limits.handshake),
             ),
             (
                 TimeoutKind::Message,
@@ -255,8 +287,8 @@ impl Clocks {
         ]
     }
 
-    /// The first limit expired at `now`, if any (a connect first, then a message, then
-    /// output, then idleness).
+    /// The first limit expired at `now`, if any (a connect first, then a handshake, then a
+    /// message, then output, then idleness).
     pub(crate) fn expired(&self, now: Instant) -> Option<TimeoutKind> {
         self.deadlines()
             .into_iter()
@@ -272,6 +304,7 @@ impl Clocks {
             TimeoutKind::Message => self.message_since = self.message_since.map(|_| now),
             TimeoutKind::Drain => self.drain_since = self.drain_since.map(|_| now),
             TimeoutKind::Connect => self.connect_since = self.connect_since.map(|_| now),
+            TimeoutKind::Handshake => self.handshake_since = self.handshake_since.map(|_| now),
         }
     }
 
@@ -332,9 +365,15 @@ impl<S: 'static> Context<'_, S> {
         let (core, own) = self.split();
         if let Some(own) = own.filter(|own| own.io.is_some()) {
             let connecting = own.phase == Phase::Connecting;
+            let handshaking = own.tls.is_handshaking();
             // The interest is brought up to date when the callback returns, and the drain
             // clock then starts if the channel wants to write.
-            core.set_timeouts(&mut own.clocks, own.token, timeouts, connecting, false);
+            core.set_timeouts(
+                &mut own.clocks,
+                own.token,
+                timeouts,
+                (connecting, false, handshaking),
+            );
         }
     }
 
@@ -497,22 +536,35 @@ impl<S: 'static> Context<'_, S> {
         let Some(own) = own else {
             return;
         };
+        if own.phase == Phase::Lingering {
+            return;
+        }
+        #[cfg(feature = "tls")]
+        if own.tls.is_active() && !limit.is_zero() && super::tls::begin_linger(core, own, limit) {
+            return; // close_notify and the last records go out first
+        }
         let Some(socket) = own.io.as_ref().and_then(|io| io.socket()) else {
             core.close_lent(own);
             return;
         };
-        if own.phase == Phase::Lingering {
-            return;
-        }
         if limit.is_zero() || socket.shutdown(Shutdown::Write).is_err() {
             core.close_lent(own); // not connected (or no time given): nothing to linger for
             return;
         }
         own.phase = Phase::Lingering;
+        own.linger_for(core, limit);
+    }
+}
+
+impl Running {
+    /// Puts the channel's linger deadline `limit` from now (its phase is `Lingering`).
+    pub(crate) fn linger_for<S: 'static>(&mut self, core: &mut Core<S>, limit: Duration) {
         let now = core.now();
-        let clocks = own.clocks.get_or_insert_with(|| Box::new(Clocks::new(now)));
+        let clocks = self
+            .clocks
+            .get_or_insert_with(|| Box::new(Clocks::new(now)));
         clocks.linger_until = Some(at(now, limit));
-        core.arm_deadline(&mut own.clocks, own.token);
+        core.arm_deadline(&mut self.clocks, self.token);
     }
 }
 
@@ -531,7 +583,7 @@ mod tests {
 
     fn clocks(limits: Timeouts, now: Instant) -> Clocks {
         let mut clocks = Clocks::new(now);
-        clocks.set_limits(limits, now, false, false);
+        clocks.set_limits(limits, now, false, false, false);
         clocks
     }
 
@@ -632,9 +684,32 @@ mod tests {
             t0,
             true,
             true,
+            false,
         );
         assert_eq!(c.expired(t0 + S), Some(TimeoutKind::Connect));
         c.note_connected();
         assert_eq!(c.expired(t0 + 10 * S), None);
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn handshake_clock_runs_only_while_handshaking() {
+        let t0 = Instant::now();
+        let limits = Timeouts {
+            handshake: Some(S),
+            ..Timeouts::NONE
+        };
+        let mut c = Clocks::new(t0);
+        c.set_limits(limits, t0, false, false, false);
+        assert_eq!(c.expired(t0 + 10 * S), None, "no handshake: no clock");
+        c.note_handshake(true, t0);
+        assert_eq!(c.expired(t0 + S / 2), None);
+        assert_eq!(c.expired(t0 + S), Some(TimeoutKind::Handshake));
+        c.note_handshake(false, t0 + S / 2);
+        assert_eq!(
+            c.expired(t0 + 10 * S),
+            None,
+            "stopped when the handshake completed"
+        );
     }
 }

@@ -54,8 +54,14 @@ impl<'a, S: 'static> Dispatch<'a, S> {
         })
     }
 
-    /// Gives the channel back, applying what its callbacks asked for.
-    fn end(self) {
+    /// Gives the channel back, applying what its callbacks asked for. A TLS session that
+    /// failed is of no further use: its channel closes, whatever `handle_error` did.
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    fn end(mut self) {
+        #[cfg(feature = "tls")]
+        if self.own.tls.session.as_ref().is_some_and(|s| s.failed) && self.is_open() {
+            self.core.close_lent(&mut self.own);
+        }
         self.core.give_back(self.own, self.dispatcher);
     }
 
@@ -207,6 +213,15 @@ impl<'a, S: 'static> Dispatch<'a, S> {
             clocks.note_connected();
         }
         self.core.forget_fallbacks(self.own.token);
+        #[cfg(feature = "tls")]
+        if self.own.tls.is_active() {
+            // A TLS client: its handshake starts now, and handle_connect waits for it.
+            let now = self.core.now();
+            if let Some(clocks) = self.own.clocks.as_deref_mut() {
+                clocks.note_handshake(true, now);
+            }
+            return true;
+        }
         self.call("handle_connect", |d, cx| d.handle_connect(cx));
         self.is_open()
     }
@@ -216,6 +231,10 @@ impl<'a, S: 'static> Dispatch<'a, S> {
     /// loop (its deadline ends it).
     fn linger(&mut self) {
         const READS_PER_EVENT: usize = 16;
+        #[cfg(feature = "tls")]
+        if self.own.tls.is_active() && !self.flush_tls_close() {
+            return;
+        }
         for _ in 0..READS_PER_EVENT {
             let mut cx = Context::new(self.core, Some(&mut self.own));
             let peer_done = match cx.recv_scratch(64 * 1024).map(|data| data.len()) {
@@ -233,6 +252,108 @@ impl<'a, S: 'static> Dispatch<'a, S> {
         // Still sending after a burst of reads: the rest waits for the next event, and the
         // linger deadline bounds the whole.
     }
+}
+
+#[cfg(feature = "tls")]
+impl<S: 'static> Dispatch<'_, S> {
+    /// A TLS channel in its handshake is ready: drive the handshake. Returns whether the
+    /// event goes on to the channel's handlers (the handshake completed and the channel is
+    /// open): `handle_connect` (a client's, if it waited) and `handle_tls_ready` have run.
+    fn handshake(&mut self) -> bool {
+        use super::tls::Step;
+        let (Some(io), Some(session)) = (self.own.io.as_ref(), self.own.tls.session.as_deref_mut())
+        else {
+            return false;
+        };
+        match session.handshake(io) {
+            Step::Waiting => false,
+            Step::PeerGone => {
+                log::debug!(target: "ioloop::tls", "{:?}: the peer went away during the TLS handshake", self.own.token);
+                self.own.disconnected = true;
+                self.settle_close();
+                false
+            }
+            Step::Failed(error) => {
+                log::debug!(target: "ioloop::tls", "{:?}: TLS handshake failed: {error}", self.own.token);
+                self.report_error(error);
+                self.core.close_lent(&mut self.own); // the session is dead
+                false
+            }
+            Step::Established => {
+                session.established = true;
+                let connect = std::mem::take(&mut session.connect_pending);
+                let now = self.core.now();
+                if let Some(clocks) = self.own.clocks.as_deref_mut() {
+                    clocks.note_handshake(false, now);
+                }
+                if connect {
+                    self.call("handle_connect", |d, cx| d.handle_connect(cx));
+                }
+                self.call("handle_tls_ready", |d, cx| d.handle_tls_ready(cx));
+                self.is_open()
+            }
+        }
+    }
+
+    /// A TLS channel on its way out (closed by the program, or lingering) is ready: write
+    /// what rustls still holds. Returns whether that is done and the linger goes on
+    /// (reading and discarding); a channel closed with `close` is closed here once done.
+    fn flush_tls_close(&mut self) -> bool {
+        let (Some(io), Some(session)) = (self.own.io.as_ref(), self.own.tls.session.as_deref_mut())
+        else {
+            return true;
+        };
+        let flushed = session.flush(io).unwrap_or(true); // a failed socket has nothing to wait for
+        if !flushed {
+            // Discard what the peer sends meanwhile, so that a readable socket does not
+            // wake the loop for ever; its end of file ends the wait.
+            let mut sink = [0u8; 4096];
+            for _ in 0..16 {
+                match io.read(super::context::as_uninit(&mut sink)) {
+                    Ok(0) => {
+                        self.core.close_lent(&mut self.own);
+                        return false;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            return false;
+        }
+        if !session.then_linger {
+            self.core.close_lent(&mut self.own);
+            return false;
+        }
+        // Everything is out: shut down writing and linger on clear reads.
+        if let Some(socket) = io.socket() {
+            let _ = socket.shutdown(std::net::Shutdown::Write);
+        }
+        self.own.tls = super::tls::TlsSlot::default();
+        true
+    }
+}
+
+/// A TLS channel holding decrypted input its handler has not read (see `Core::give_back`):
+/// its `handle_read`.
+pub(crate) fn tls_input<S: 'static>(core: &mut Core<S>, token: Token) {
+    let Some(mut turn) = Dispatch::begin(core, token) else {
+        return;
+    };
+    #[cfg(feature = "tls")]
+    if let Some(session) = turn.own.tls.session.as_deref_mut() {
+        session.queued = false;
+    }
+    let reading = matches!(turn.own.phase, Phase::Open | Phase::Closing)
+        && !turn.own.close_when_drained
+        && turn
+            .own
+            .phase
+            .interest(&*turn.dispatcher)
+            .is_some_and(|interest| interest.is_readable());
+    if reading {
+        turn.call("handle_read", |d, cx| d.handle_read(cx));
+    }
+    turn.end();
 }
 
 /// One ready event: `handle_connect` (once, when a connect completes), `handle_accept` or
@@ -260,6 +381,11 @@ pub(crate) fn event<S: 'static>(core: &mut Core<S>, event: Event) {
             return;
         }
     };
+    #[cfg(feature = "tls")]
+    if turn.own.tls.is_handshaking() && !turn.handshake() {
+        turn.end();
+        return;
+    }
     if event.is_readable() {
         if accepting {
             turn.call("handle_accept", |d, cx| d.handle_accept(cx));

@@ -755,6 +755,34 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
         Ok(())
     }
 
+    /// The TLS handshake of this channel completed (a channel of `Context::spawn_tls`,
+    /// `connect_tls`, or either end of STARTTLS; only with the `tls` feature): its peer is
+    /// known, and what is sent from now on is encrypted. The place to look at the peer's
+    /// certificate, the ALPN protocol or the SNI name (`Context::tls_connection`), or to
+    /// greet a client anew after STARTTLS. On a channel of `connect_tls` it runs right after
+    /// `handle_connect`, which waits for the handshake too. The default does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::{Context, Dispatcher};
+    ///
+    /// struct Session;
+    ///
+    /// impl Dispatcher for Session {
+    ///     fn handle_tls_ready(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    ///         cx.send(b"220 secure and ready\r\n")?; // encrypted
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Session;
+    /// ```
+    fn handle_tls_ready(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {
+        let _ = cx;
+        Ok(())
+    }
+
     /// A handler returned an error (or panicked). Default: log it with `log::error!` and
     /// close the channel — only this one. asyncore's `handle_error` (which printed a
     /// traceback), given the error itself.

@@ -20,6 +20,7 @@ mod os_errors;
 mod send_buffer;
 mod signals;
 mod timers;
+mod tls;
 mod token;
 
 use std::fmt;
@@ -1170,9 +1171,12 @@ impl<S: 'static> EventLoop<S> {
         while let Some((token, error)) = self.core.next_failure() {
             dispatch::failure(&mut self.core, token, error);
         }
+        if self.core.has_tls_deliveries() {
+            self.deliver_tls_input();
+        }
         // A hook that just ran may have closed its channel or asked to stop: no blocking
-        // wait before `run` has seen that.
-        let wait = if opened || told {
+        // wait before `run` has seen that. Nor while TLS channels hold decrypted input.
+        let wait = if opened || told || self.core.has_tls_deliveries() {
             Some(Duration::ZERO)
         } else {
             self.wait_time(timeout)
@@ -1208,6 +1212,16 @@ impl<S: 'static> EventLoop<S> {
             opened = true;
         }
         opened
+    }
+
+    /// `handle_read` of the TLS channels that were left holding decrypted input (queued
+    /// when their callbacks returned); those still holding some are queued again, for the
+    /// next iteration.
+    #[cold]
+    fn deliver_tls_input(&mut self) {
+        for token in self.core.take_tls_deliveries() {
+            dispatch::tls_input(&mut self.core, token);
+        }
     }
 
     /// `handle_shutdown` of every channel, once per graceful shutdown, at the first
