@@ -608,7 +608,8 @@ fn read_replies(stream: &TcpStream, count: usize, transcript: &mut Vec<String>) 
 /// read timeout, or the extra bytes it sent.
 fn read_close(stream: &TcpStream, transcript: &mut Vec<String>) {
     let mut buf = [0u8; 4096];
-    match (&*stream).read(&mut buf) {
+    let mut reader = stream;
+    match reader.read(&mut buf) {
         Ok(0) => transcript.push("<closed>".into()),
         Ok(n) => transcript.push(format!("<more: {:?}>", String::from_utf8_lossy(&buf[..n]))),
         Err(e) if is_reset(&e) => transcript.push("<closed>".into()),

@@ -445,7 +445,8 @@ fn garbage_and_clear_text_get_a_clean_close(kind: SelectorKind) {
     for peer in &peers {
         // An alert, then the end (or a reset, if our junk was still unread): not a hang.
         let mut rest = Vec::new();
-        match (&*peer).read_to_end(&mut rest) {
+        let mut reader = peer;
+        match reader.read_to_end(&mut rest) {
             Ok(_) => assert!(rest.len() < 64, "only an alert: {rest:?}"),
             Err(e) => assert!(common::net::is_reset(&e), "{e}"),
         }
