@@ -59,7 +59,8 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 ///    writing gets its `handle_write` at once (an optimistic write: a socket usually has
 ///    room), and is watched for writing only if output is left.
 /// 2. The loop waits in the selector, at most until the next timer (or the timeout given),
-///    and not at all if a `handle_opened` ran or a closure is queued.
+///    and not at all if a `handle_opened` ran, a closure is queued, or a handler run in
+///    step 1 left work for the loop (a stop, a new channel, the last channel closed).
 /// 3. For each ready channel it lends the channel to its callbacks and calls, in order:
 ///    `handle_connect` (once, when a connect completes), `handle_accept` or `handle_read`,
 ///    `handle_expt`, `handle_write` — stopping as soon as the channel is closed. A handler
