@@ -7,7 +7,9 @@
 //!   under its token's key. Closing unregisters the source before dropping (closing) it.
 //! - The selector's interest for an idle channel is `registered`, which is what
 //!   [`Phase::interest`] answered the last time the channel could have changed: after its
-//!   callbacks ran, or, for a channel marked dirty, at the next [`Core::refresh_interest`].
+//!   callbacks ran, or, for a channel marked dirty, at the next [`Core::refresh_interest`]
+//!   (where a channel with new output writes it first: an optimistic write, so the answer
+//!   is usually unchanged by the time it is asked).
 //! - At most one channel is lent at a time (to [`Dispatch`](super::dispatch::Dispatch)), and
 //!   only [`Core::give_back`] returns it; its slot keeps its generation meanwhile, so its
 //!   token stays valid and its slot is not reused.
@@ -496,32 +498,94 @@ impl<S: 'static> Core<S> {
     }
 
     /// Asks `readable()`/`writable()` of every dirty channel and tells the selector of the
-    /// answers that changed.
+    /// answers that changed; a channel that now has output writes it at once (see
+    /// [`Core::write_ahead_wanted`]). Returns whether a handler ran.
     #[inline]
-    pub(crate) fn refresh_interest(&mut self) {
-        if !self.dirty.is_empty() {
-            self.refresh_dirty();
+    pub(crate) fn refresh_interest(&mut self) -> bool {
+        if self.dirty.is_empty() {
+            return false;
         }
+        self.refresh_dirty()
     }
 
     #[cold]
-    fn refresh_dirty(&mut self) {
-        while let Some(token) = self.dirty.pop() {
-            let Some(channel) = self.channel_mut(token) else {
-                continue;
-            };
-            channel.dirty = false;
-            if !channel.is_idle() {
-                continue; // a running one is asked when it returns
-            }
-            // Reached from elsewhere (`get_mut`), the dispatcher may have met an error it
-            // could not act on then: its channel's `handle_error` gets it now.
-            let noticed = channel.dispatcher.as_mut().and_then(|d| d.take_error());
-            if let Some(error) = noticed {
-                self.failed.push((token, error));
-            }
-            self.update_interest(token);
+    fn refresh_dirty(&mut self) -> bool {
+        // Only the channels dirty when the refresh begins may write at once; those their
+        // writes mark dirty are refreshed plainly (and write from their writable event), so
+        // handlers that push to each other cannot hold the loop here.
+        let mut batch = std::mem::take(&mut self.dirty);
+        let mut wrote = false;
+        for token in batch.drain(..) {
+            wrote |= self.refresh_one(token, true);
         }
+        while let Some(token) = self.dirty.pop() {
+            self.refresh_one(token, false);
+        }
+        self.dirty = batch; // empty, and keeps its capacity for the next burst
+        wrote
+    }
+
+    /// Refreshes one dirty channel; returns whether its `handle_write` ran.
+    fn refresh_one(&mut self, token: Token, may_write: bool) -> bool {
+        let Some(channel) = self.channel_mut(token) else {
+            return false;
+        };
+        channel.dirty = false;
+        if !channel.is_idle() {
+            return false; // a running one is asked when it returns
+        }
+        // Reached from elsewhere (`get_mut`), the dispatcher may have met an error it
+        // could not act on then: its channel's `handle_error` gets it now.
+        let noticed = channel.dispatcher.as_mut().and_then(|d| d.take_error());
+        if let Some(error) = noticed {
+            self.failed.push((token, error));
+        } else if may_write && self.write_ahead_wanted(token) {
+            super::dispatch::write_ahead(self, token); // gives it back: interest updated
+            return true;
+        }
+        self.update_interest(token);
+        false
+    }
+
+    /// Whether an idle channel should write now rather than wait for a writable event (an
+    /// optimistic write): it is established (not connecting, listening or lingering), its
+    /// `writable()` turned true, and the selector is not watching it for writing. A socket
+    /// almost always has room, so its `handle_write` usually sends everything, `writable()`
+    /// turns false again, and the selector is never told: no interest change (two
+    /// `epoll_ctl` on Linux) and no loop turn per burst of output, as in a hand-written
+    /// server that writes as soon as it has something to send. If the socket is full, `send`
+    /// gives `Ok(0)` and the channel's interest gains writing, as it did before.
+    fn write_ahead_wanted(&self, token: Token) -> bool {
+        let channel = &self.channels[token.slot];
+        if channel.registered.is_writable()
+            || !matches!(channel.phase, Phase::Open | Phase::Closing)
+        {
+            return false;
+        }
+        // A panic here is met again by `update_interest`, which closes the channel.
+        let Some(dispatcher) = &channel.dispatcher else {
+            return false;
+        };
+        channel
+            .phase
+            .interest(&**dispatcher)
+            .is_some_and(|interest| interest.is_writable())
+    }
+
+    /// After handlers ran outside the dispatch of events (an optimistic write, a reported
+    /// error): whether they left something the loop must see before it blocks in a wait — a
+    /// channel to open, a stop, a shutdown to announce, a channel to refresh, or no channel.
+    #[cold]
+    pub(crate) fn needs_prompt_turn(&self) -> bool {
+        !self.opening.is_empty()
+            || self.stop_requested
+            || self.shared.stop.load(std::sync::atomic::Ordering::SeqCst)
+            || self
+                .shutdown
+                .as_ref()
+                .is_some_and(|shutdown| !shutdown.told)
+            || !self.dirty.is_empty()
+            || self.channels.is_empty()
     }
 
     /// Brings the selector's interest for the idle channel in `token`'s slot up to date.

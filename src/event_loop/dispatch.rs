@@ -17,7 +17,17 @@
 //! | `Err` of a "disconnected" kind | calls `handle_close` once after the handler |
 //! | any other `Err`, or a panic | calls `handle_error` (default: log and close) |
 //!
-//! and no handler of a channel runs after it is closed. A channel whose `handle_shutdown`
+//! and no handler of a channel runs after it is closed.
+//!
+//! `handle_write` is also called outside an event: when the loop refreshes a channel whose
+//! `writable()` turned true behind its back (reached with `get_mut` from another channel's
+//! callback or between iterations) while the selector is not watching it for writing, it
+//! writes at once ([`write_ahead`], an optimistic write) through this same protocol, before
+//! the wait. A socket almost always has room, so the handler usually sends everything and
+//! the channel's interest never changes; a full socket makes `send` return `Ok(0)`, and the
+//! interest then gains writing as after any other handler. Connecting, listening and
+//! lingering channels are left to their events, and the running channel sends from its own
+//! callbacks. A channel whose `handle_shutdown`
 //! fails (an error other than `WouldBlock`, or a panic) is closed after `handle_error`, and
 //! a listener is closed after its `handle_shutdown`, whatever it returned.
 
@@ -399,6 +409,29 @@ pub(crate) fn event<S: 'static>(core: &mut Core<S>, event: Event) {
     if event.is_writable() && !accepting {
         turn.call("handle_write", |d, cx| d.handle_write(cx));
     }
+    turn.end();
+}
+
+/// An optimistic write (see `Core::write_ahead_wanted`): an idle channel
+/// whose output just appeared gets its `handle_write` now, as a writable event would call
+/// it (same outcome routing, and the same note of activity for its deadlines), though the
+/// socket was not reported writable: `send` returns `Ok(0)` if it has no room. The channel
+/// is then given back, which asks `writable()` again and watches for writing only if some
+/// output is left.
+pub(crate) fn write_ahead<S: 'static>(core: &mut Core<S>, token: Token) {
+    let Some(mut turn) = Dispatch::begin(core, token) else {
+        return;
+    };
+    // A TLS handshake under way is the loop's to drive: no handler writes before it is done.
+    #[cfg(feature = "tls")]
+    if turn.own.tls.is_handshaking() {
+        turn.end();
+        return;
+    }
+    if let Some(clocks) = turn.own.clocks.as_deref_mut() {
+        clocks.note_event(turn.core.now(), true);
+    }
+    turn.call("handle_write", |d, cx| d.handle_write(cx));
     turn.end();
 }
 

@@ -271,6 +271,13 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// The socket has room to write: called while [`writable`](Self::writable) answers
     /// `true` and the socket has room. Default: nothing (with a debug log).
     ///
+    /// Also called when the socket was not reported writable: when `writable()` turned true
+    /// behind the loop's back (the channel was reached with [`Context::get_mut`] or
+    /// refreshed) and the loop was not watching it for writing, it writes at once rather
+    /// than waiting a turn for a writable event (an optimistic write). If the socket has no
+    /// room, [`Context::send`] returns `Ok(0)` — as a handler must already expect — and the
+    /// loop watches the socket for writing while `writable()` stays true.
+    ///
     /// # Examples
     ///
     /// asyncore's `sent = self.send(self.buffer); self.buffer = self.buffer[sent:]`, done

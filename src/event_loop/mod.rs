@@ -59,9 +59,12 @@ use crate::selector::{DefaultSelector, Events, Selector, SelectorKind};
 ///    shutdown began ([`EventLoop::shutdown`]), every channel gets its `handle_shutdown`
 ///    once (and a channel opened later, right after its `handle_opened`); channels reached
 ///    with [`Context::get_mut`] or [`Context::refresh`] are asked `readable()`/`writable()`
-///    again.
+///    again; one whose `writable()` turned true while the selector was not watching it for
+///    writing gets its `handle_write` at once (an optimistic write: a socket usually has
+///    room), and is watched for writing only if output is left.
 /// 2. The loop waits in the selector, at most until the next timer (or the timeout given),
-///    and not at all if a `handle_opened` ran or a closure is queued.
+///    and not at all if a `handle_opened` ran, a closure is queued, or a handler run in
+///    step 1 left work for the loop (a stop, a new channel, the last channel closed).
 /// 3. For each ready channel it lends the channel to its callbacks and calls, in order:
 ///    `handle_connect` (once, when a connect completes), `handle_accept` or `handle_read`,
 ///    `handle_expt`, `handle_write` — stopping as soon as the channel is closed. A handler
@@ -1167,16 +1170,22 @@ impl<S: 'static> EventLoop<S> {
         // Each of these is rare: one inline check each in the usual iteration.
         let opened = self.core.has_opening() && self.open_new_channels();
         let told = self.core.is_shutting_down() && self.tell_shutdown();
-        self.core.refresh_interest();
+        let mut ran = self.core.refresh_interest();
         while let Some((token, error)) = self.core.next_failure() {
             dispatch::failure(&mut self.core, token, error);
+            ran = true;
         }
         if self.core.has_tls_deliveries() {
             self.deliver_tls_input();
+            ran = true;
         }
         // A hook that just ran may have closed its channel or asked to stop: no blocking
         // wait before `run` has seen that. Nor while TLS channels hold decrypted input.
-        let wait = if opened || told || self.core.has_tls_deliveries() {
+        let wait = if opened
+            || told
+            || self.core.has_tls_deliveries()
+            || (ran && self.core.needs_prompt_turn())
+        {
             Some(Duration::ZERO)
         } else {
             self.wait_time(timeout)

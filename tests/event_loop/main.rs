@@ -25,3 +25,4 @@ mod shutdown;
 mod timers;
 mod tokens;
 mod udp;
+mod write_ahead;
