@@ -61,8 +61,13 @@ pub(crate) fn timespec(wait: Option<Duration>) -> Option<rustix::event::Timespec
 
 /// `d` rounded up to a whole number of milliseconds (Python's `math.ceil(timeout * 1e3)`).
 pub(crate) fn round_up_to_millis(d: Duration) -> Duration {
-    let millis = d.as_nanos().div_ceil(1_000_000);
-    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+    // In u64 arithmetic (a 128-bit division per wait showed in profiles): whole seconds,
+    // then the sub-second part rounded up to a millisecond.
+    let millis = d
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)));
+    Duration::from_millis(millis)
 }
 
 /// One OS wait of a backend, and its wake-up check: what [`select_until`] drives.
