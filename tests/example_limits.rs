@@ -417,6 +417,7 @@ fn the_connection_cap_is_never_exceeded_and_waiting_clients_are_served_later(kin
     server.stop();
 }
 
+#[cfg(unix)]
 /// Reads one `POST /echo` response whose body must be `body`; `None` at a clean end of file
 /// before it (a truncated response or a reset fails).
 fn read_echo_response(reader: &mut BufReader<TcpStream>, body: &[u8]) -> Option<()> {
