@@ -181,8 +181,12 @@ impl<S: 'static> Core<S> {
         events: &mut Events,
         timeout: Option<Duration>,
     ) -> io::Result<()> {
-        self.now = None;
-        self.selector.select(events, timeout)
+        // The reading the wait was computed from (if the iteration took one) is where the
+        // selector counts it from: one clock reading per iteration, not two.
+        match self.now.take() {
+            Some(since) => self.selector.select_since(events, timeout, since),
+            None => self.selector.select(events, timeout),
+        }
     }
 
     /// The time for the channels' deadline clocks: read once per iteration (the first time

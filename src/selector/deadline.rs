@@ -16,17 +16,28 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
+        Deadline::after_from(None, timeout)
+    }
+
+    /// As [`after`](Self::after), counted from `since` (a clock reading the caller took)
+    /// when given: the clock is read only for a non-zero timeout without `since`.
+    #[inline]
+    pub(crate) fn after_from(since: Option<Instant>, timeout: Option<Duration>) -> Deadline {
         match timeout {
             None => Deadline {
                 at: None,
                 zero: false,
             },
+            Some(timeout) if timeout.is_zero() => Deadline {
+                at: None,
+                zero: true,
+            },
             Some(timeout) => Deadline {
                 // A timeout too large for `Instant` is as good as none.
-                at: Instant::now().checked_add(timeout),
-                zero: timeout.is_zero(),
+                at: since.unwrap_or_else(Instant::now).checked_add(timeout),
+                zero: false,
             },
         }
     }
@@ -91,8 +102,22 @@ pub(crate) fn select_until<B: WaitOnce>(
     events: &mut super::Events,
     timeout: Option<Duration>,
 ) -> std::io::Result<()> {
+    select_since(backend, events, timeout, None)
+}
+
+/// As [`select_until`], the timeout counted from `since` when given: the event loop passes
+/// the clock reading it computed the timeout from, which saves a reading per wait. A
+/// reading older than now only makes the deadline earlier (the loop then iterates once
+/// more), never later.
+#[inline]
+pub(crate) fn select_since<B: WaitOnce>(
+    backend: &mut B,
+    events: &mut super::Events,
+    timeout: Option<Duration>,
+    since: Option<Instant>,
+) -> std::io::Result<()> {
     events.clear();
-    let deadline = Deadline::after(timeout);
+    let deadline = Deadline::after_from(since, timeout);
     // The first wait is the timeout itself: no second clock reading for the usual case, in
     // which something is ready before it ends.
     let mut wait = timeout.map(|timeout| round_up_to_millis(timeout).min(LONGEST_WAIT));

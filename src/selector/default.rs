@@ -1,7 +1,7 @@
 //! [`DefaultSelector`]: whichever backend was chosen at run time, behind one type.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[cfg(unix)]
 use super::PollSelector;
@@ -95,6 +95,21 @@ macro_rules! forward_ref {
             Backend::Select($selector) => $call,
         }
     };
+}
+
+impl DefaultSelector {
+    /// [`select`](Selector::select) with the timeout counted from `since`, a clock reading
+    /// the caller took (the event loop's, from which it computed `timeout`): no reading of
+    /// the selector's own. It may return before `timeout` has passed since now, never after.
+    #[inline]
+    pub(crate) fn select_since(
+        &mut self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        since: Instant,
+    ) -> io::Result<()> {
+        forward!(self, s => super::deadline::select_since(s, events, timeout, Some(since)))
+    }
 }
 
 impl Selector for DefaultSelector {
