@@ -12,8 +12,8 @@
 //! | `look` (logged in) | `Online Users:` then one line per name, sorted |
 //! | `logout` | `NAME has left the room.` to the others (if logged in), then the server closes the connection |
 //! | `starttls` (before login, in clear text, with `--tls-mode starttls`) | `Ready to start TLS`, then the session turns TLS (the client starts the handshake; the session goes on, logged out, over TLS); clear text the client sent after the command is dropped, never run |
-//! | `starttls` on a TLS session | `TLS already active` |
-//! | `starttls` without a certificate (`--tls-cert`), or with `--tls-mode implicit` | `TLS not available` |
+//! | `starttls` on a TLS session (every session with `--tls-mode implicit`) | `TLS already active` |
+//! | `starttls` without a certificate (`--tls-cert`) | `TLS not available` |
 //! | `starttls` after login | `STARTTLS only before login` (the room's lines must not reach the session in clear text while it switches) |
 //! | an empty line | nothing |
 //! | anything else | `Unknown command: CMD` (CMD is the first word; `say` and `look` before login count as unknown, as in the seeds' login room) |
