@@ -11,6 +11,10 @@
 //! | `say TEXT` (logged in) | `NAME:TEXT` to everyone in the room |
 //! | `look` (logged in) | `Online Users:` then one line per name, sorted |
 //! | `logout` | `NAME has left the room.` to the others (if logged in), then the server closes the connection |
+//! | `starttls` (before login, in clear text, with `--tls-mode starttls`) | `Ready to start TLS`, then the session turns TLS (the client starts the handshake; the session goes on, logged out, over TLS); clear text the client sent after the command is dropped, never run |
+//! | `starttls` on a TLS session (every session with `--tls-mode implicit`) | `TLS already active` |
+//! | `starttls` without a certificate (`--tls-cert`) | `TLS not available` |
+//! | `starttls` after login | `STARTTLS only before login` (the room's lines must not reach the session in clear text while it switches) |
 //! | an empty line | nothing |
 //! | anything else | `Unknown command: CMD` (CMD is the first word; `say` and `look` before login count as unknown, as in the seeds' login room) |
 //!
@@ -33,6 +37,19 @@
 //! | `--shutdown-grace SECS` | 10 | on SIGINT/SIGTERM the listener closes and every connection answers what it has received, for this long at most; then the server exits 0 (a second signal: at once) |
 //!
 //! `0` turns a time limit off.
+//!
+//! # TLS (the `tls` feature)
+//!
+//! | option | default | what it does |
+//! |---|---|---|
+//! | `--tls-cert FILE` | (clear text) | the PEM certificate chain: with `--tls-key`, sessions run TLS |
+//! | `--tls-key FILE` | | its PEM private key |
+//! | `--tls-mode implicit\|starttls` | implicit | `implicit`: every session is TLS from the first byte (the greeting comes after the handshake); `starttls`: sessions start in clear text and the `starttls` command turns one TLS |
+//!
+//! Without the feature `--tls-cert` is an error (exit status 2). Try it with the test
+//! certificates of `examples/tls/` (never trust their CA elsewhere):
+//! `openssl s_client -connect 127.0.0.1:7000 -CAfile examples/tls/ca.pem -quiet`, or for
+//! `starttls`, Python's `ssl` module (see tests/example_tls.rs).
 //!
 //! The Python original had three bugs this port fixes: `handle_closed` (never called) left
 //! disconnected users in the room forever; pushes lacked the newline; an unknown command
@@ -58,12 +75,18 @@ struct Room {
     members: BTreeMap<String, Token>,
     /// Every session's limits.
     config: ChatConfig,
+    /// The TLS configuration of `--tls-cert`/`--tls-key`, if any.
+    tls: Option<common::TlsConfig>,
+    /// `--tls-mode`: whether sessions start in TLS (else `starttls` turns them TLS).
+    implicit_tls: bool,
 }
 
 /// One connection.
 #[derive(Default)]
 struct Session {
     name: Option<String>,
+    /// The session runs TLS, or turns TLS once its `Ready to start TLS` is sent.
+    tls: bool,
 }
 
 type Chat = AsyncChat<Session>;
@@ -131,6 +154,29 @@ impl Session {
         broadcast(chat, cx, &format!("{name} has entered the room."), None);
         Ok(())
     }
+
+    /// `starttls`: the reply in clear text, then the switch. Only before login: a member
+    /// gets the room's lines, which must not go out in clear text between the reply and
+    /// the handshake (the client would take them for TLS records).
+    fn start_tls(&mut self, chat: &mut ChatChannel, cx: &mut Context<'_, Room>) -> io::Result<()> {
+        if self.tls {
+            return reply(chat, "TLS already active");
+        }
+        if self.name.is_some() {
+            return reply(chat, "STARTTLS only before login");
+        }
+        let room = cx.state();
+        let config = match &room.tls {
+            Some(config) if !room.implicit_tls => config.clone(),
+            _ => return reply(chat, "TLS not available"),
+        };
+        reply(chat, "Ready to start TLS")?;
+        // The chat layer sends the reply, drops what the client sent after the command,
+        // then switches: nothing pipelined in clear text runs inside the TLS session.
+        common::start_tls(chat, &config)?;
+        self.tls = true;
+        Ok(())
+    }
 }
 
 impl ChatHandler<Room> for Session {
@@ -165,6 +211,7 @@ impl ChatHandler<Room> for Session {
                 }
                 chat.push(text)
             }
+            "starttls" => self.start_tls(chat, cx),
             "logout" => {
                 self.leave(chat, cx);
                 chat.close_when_done();
@@ -221,11 +268,18 @@ impl Dispatcher<Room> for Server {
         // Replies are small and awaited: send them at once, not after the peer's delayed
         // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
         socket.set_tcp_nodelay(true)?;
-        let config = cx.state().config;
-        let mut session =
-            AsyncChat::with_config(Session::default(), Terminator::bytes(b"\n"), config);
+        let room = cx.state();
+        let config = room.config;
+        // With --tls-mode implicit the session is TLS from the first byte; the greeting
+        // waits for the handshake.
+        let tls = room.tls.clone().filter(|_| room.implicit_tls);
+        let session = Session {
+            name: None,
+            tls: tls.is_some(),
+        };
+        let mut session = AsyncChat::with_config(session, Terminator::bytes(b"\n"), config);
         session.push(&b"Connect Success\n"[..])?;
-        cx.spawn(socket, session)?;
+        common::spawn_maybe_tls(cx, socket, tls.as_ref(), session)?;
         Ok(())
     }
 }
@@ -262,6 +316,13 @@ fn main() {
             ),
             common::MAX_CONNECTIONS,
             common::SHUTDOWN_GRACE,
+            common::TLS_CERT,
+            common::TLS_KEY,
+            common::opt(
+                "tls-mode",
+                "implicit|starttls",
+                "with --tls-cert: TLS from the first byte, or clear text until the starttls command (default implicit)",
+            ),
         ],
     );
     let max_output = args.count("max-output", 1024 * 1024);
@@ -280,16 +341,36 @@ fn main() {
         },
         ..ChatConfig::default()
     };
-    if let Err(e) = run(&args, config) {
+    let tls = common::tls_server_config(&args);
+    let implicit_tls = match args.extra("tls-mode") {
+        None | Some("implicit") => true,
+        Some("starttls") => false,
+        Some(other) => {
+            eprintln!("chat_server: --tls-mode takes implicit or starttls, not {other:?}");
+            std::process::exit(2);
+        }
+    };
+    if tls.is_none() && args.extra("tls-mode").is_some() {
+        eprintln!("chat_server: --tls-mode needs --tls-cert and --tls-key");
+        std::process::exit(2);
+    }
+    if let Err(e) = run(&args, config, tls, implicit_tls) {
         eprintln!("chat_server: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &common::Args, config: ChatConfig) -> io::Result<()> {
+fn run(
+    args: &common::Args,
+    config: ChatConfig,
+    tls: Option<common::TlsConfig>,
+    implicit_tls: bool,
+) -> io::Result<()> {
     let room = Room {
         members: BTreeMap::new(),
         config,
+        tls,
+        implicit_tls,
     };
     let mut event_loop = EventLoop::with_kind(args.selector, room)?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;

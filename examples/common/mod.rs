@@ -3,6 +3,10 @@
 //! log on stderr (`RUST_LOG`).
 //!
 //! Each example includes this file with `#[path = "common/mod.rs"] mod common;`.
+//!
+//! The TLS options of the servers (`--tls-cert`, `--tls-key`) are read here too
+//! ([`tls_server_config`]), with the few calls that differ with and without the `tls`
+//! feature ([`spawn_maybe_tls`], [`start_tls`]), so that each example has no `cfg` of its own.
 
 #![allow(dead_code)] // each example uses its own part
 
@@ -278,4 +282,97 @@ pub fn log_to_stderr(default: log::LevelFilter) {
             )
         })
         .try_init();
+}
+
+/// The certificate option of the TLS example servers.
+pub const TLS_CERT: Opt = opt(
+    "tls-cert",
+    "FILE",
+    "the PEM certificate chain for TLS (with --tls-key; needs the tls feature)",
+);
+
+/// The key option of the TLS example servers.
+pub const TLS_KEY: Opt = opt("tls-key", "FILE", "the PEM private key of --tls-cert");
+
+/// A server's TLS configuration.
+#[cfg(feature = "tls")]
+pub type TlsConfig = Arc<ioloop::tls::rustls::ServerConfig>;
+/// Without the `tls` feature there is no TLS configuration: [`tls_server_config`] exits
+/// rather than make one, so `Option<TlsConfig>` is always `None`.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub struct TlsConfig(());
+
+/// What a TLS call says in a build without the `tls` feature (never reached:
+/// [`tls_server_config`] exits first).
+#[cfg(not(feature = "tls"))]
+fn no_tls() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::Unsupported, "TLS needs the tls feature")
+}
+
+/// The TLS configuration of `--tls-cert FILE --tls-key FILE` ([`TLS_CERT`], [`TLS_KEY`]),
+/// `None` without them. Exits with status 2 when one comes without the other, or when the
+/// example was built without the `tls` feature (saying how to build it); with status 1
+/// when the files cannot be read or do not match.
+pub fn tls_server_config(args: &Args) -> Option<TlsConfig> {
+    let program = std::env::args().next().unwrap_or_default();
+    let (cert, key) = match (args.extra("tls-cert"), args.extra("tls-key")) {
+        (None, None) => return None,
+        (Some(cert), Some(key)) => (cert, key),
+        _ => {
+            eprintln!("{program}: --tls-cert and --tls-key go together");
+            process::exit(2);
+        }
+    };
+    #[cfg(feature = "tls")]
+    {
+        match ioloop::tls::server_config_from_pem(cert, key) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("{program}: TLS certificate or key: {e}");
+                process::exit(1);
+            }
+        }
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = (cert, key);
+        let name = std::path::Path::new(&program)
+            .file_stem()
+            .map_or_else(String::new, |stem| stem.to_string_lossy().into_owned());
+        eprintln!(
+            "{program}: TLS needs the tls feature: cargo run --features tls --example {name} -- …"
+        );
+        process::exit(2);
+    }
+}
+
+/// Spawns `dispatcher` for an accepted `socket`: over TLS with `tls`, in clear text without.
+pub fn spawn_maybe_tls<S: 'static, D: ioloop::Dispatcher<S>>(
+    cx: &mut ioloop::Context<'_, S>,
+    socket: ioloop::socket2::Socket,
+    tls: Option<&TlsConfig>,
+    dispatcher: D,
+) -> std::io::Result<ioloop::Token> {
+    match tls {
+        #[cfg(feature = "tls")]
+        Some(config) => cx.spawn_tls(socket, config.clone(), dispatcher),
+        #[cfg(not(feature = "tls"))]
+        Some(_) => Err(no_tls()),
+        None => cx.spawn(socket, dispatcher),
+    }
+}
+
+/// STARTTLS on a chat channel, server side, once what it has queued (the go-ahead reply) is
+/// sent: see `ChatChannel::start_tls_server`.
+pub fn start_tls(chat: &mut ioloop::chat::ChatChannel, config: &TlsConfig) -> std::io::Result<()> {
+    #[cfg(feature = "tls")]
+    {
+        chat.start_tls_server(config.clone())
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = (chat, config);
+        Err(no_tls())
+    }
 }

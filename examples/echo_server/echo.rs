@@ -45,9 +45,9 @@ impl Dispatcher for Server {
     }
 }
 
-/// One connection.
+/// One connection (public for the example's TLS listener, which spawns it over TLS).
 #[derive(Default)]
-struct Echo {
+pub struct Echo {
     unsent: Vec<u8>,
     /// The client has finished sending.
     eof: bool,

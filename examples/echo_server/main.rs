@@ -33,6 +33,22 @@
 //!
 //! `0` turns a limit off.
 //!
+//! # TLS (the `tls` feature)
+//!
+//! | option | default | what it does |
+//! |---|---|---|
+//! | `--tls-cert FILE` | (clear text) | the PEM certificate chain: with `--tls-key`, every connection is TLS from the first byte, and the echo is of the plaintext |
+//! | `--tls-key FILE` | | its PEM private key |
+//!
+//! Without the feature `--tls-cert` is an error (exit status 2). With the test certificates
+//! of `examples/tls/` (never trust their CA elsewhere):
+//!
+//! ```sh
+//! cargo run --features tls --example echo_server -- --addr 127.0.0.1:7000 \
+//!     --tls-cert examples/tls/server.pem --tls-key examples/tls/server-key.pem
+//! cargo run --features tls --example echo_client -- --addr 127.0.0.1:7000 --tls-ca examples/tls/ca.pem
+//! ```
+//!
 //! Run: `cargo run --example echo_server -- --addr 127.0.0.1:7000 [--selector poll]`.
 //! Prints `listening on IP:PORT`; exits 0 on SIGINT/SIGTERM.
 
@@ -44,9 +60,34 @@ use std::io;
 
 use std::time::Duration;
 
-use ioloop::{EventLoop, Timeouts, net};
+use ioloop::socket2::{SockAddr, Socket};
+use ioloop::{Context, Dispatcher, EventLoop, Timeouts, net};
 
-use echo::Server;
+use echo::{Echo, Server};
+
+/// The listener with `--tls-cert`: each connection an [`Echo`] over TLS, with the limits
+/// of the clear-text [`Server`]. (`echo.rs` is shared with a bench built without the `tls`
+/// feature, so TLS stays here.)
+struct TlsServer {
+    config: common::TlsConfig,
+    server: Server,
+}
+
+impl Dispatcher for TlsServer {
+    fn handle_accepted(
+        &mut self,
+        cx: &mut Context<'_, ()>,
+        socket: Socket,
+        _addr: SockAddr,
+    ) -> io::Result<()> {
+        if self.server.nodelay {
+            socket.set_tcp_nodelay(true)?;
+        }
+        let echo = common::spawn_maybe_tls(cx, socket, Some(&self.config), Echo::default())?;
+        cx.set_timeouts_for(echo, self.server.timeouts);
+        Ok(())
+    }
+}
 
 fn main() {
     // Errors the loop logs (a handler's failure) go to stderr.
@@ -66,15 +107,18 @@ fn main() {
             ),
             common::MAX_CONNECTIONS,
             common::SHUTDOWN_GRACE,
+            common::TLS_CERT,
+            common::TLS_KEY,
         ],
     );
-    if let Err(e) = run(&args) {
+    let tls = common::tls_server_config(&args);
+    if let Err(e) = run(&args, tls) {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &common::Args) -> io::Result<()> {
+fn run(args: &common::Args, tls: Option<common::TlsConfig>) -> io::Result<()> {
     let mut event_loop = EventLoop::with_kind(args.selector, ())?;
     let listener = net::listen(args.addr, net::DEFAULT_BACKLOG)?;
     let local = listener.local_addr()?;
@@ -86,7 +130,10 @@ fn run(args: &common::Args) -> io::Result<()> {
             ..Timeouts::NONE
         },
     };
-    let token = event_loop.spawn(listener, server)?;
+    let token = match tls {
+        Some(config) => event_loop.spawn(listener, TlsServer { config, server })?,
+        None => event_loop.spawn(listener, server)?,
+    };
     event_loop.set_listener_limits(token, common::listener_limits(args))?;
     common::shut_down_on_signal(&mut event_loop, args);
     common::announce(local);

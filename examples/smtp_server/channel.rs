@@ -29,6 +29,9 @@ pub struct Settings {
     pub data_size_limit: usize,
     pub enable_smtputf8: bool,
     pub sink: Rc<RefCell<Sink>>,
+    /// STARTTLS (RFC 3207) with this configuration (`--tls-cert`/`--tls-key`); without it
+    /// the extension is not advertised and `STARTTLS` is answered `454`.
+    pub tls: Option<crate::common::TlsConfig>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,8 @@ pub struct SmtpChannel {
     /// smtpd's shared one).
     mail_size_limit: usize,
     incoming: Incoming,
+    /// The session runs TLS (or turns TLS once its `220 Ready to start TLS` is sent).
+    tls_active: bool,
 }
 
 /// The session must end as smtpd's did when one of its handlers raised: the replies queued
@@ -89,6 +94,7 @@ impl SmtpChannel {
             rcpt_options: Vec::new(),
             mail_size_limit: COMMAND_SIZE_LIMIT,
             incoming: Incoming::default(),
+            tls_active: false,
         }
     }
 
@@ -155,6 +161,7 @@ impl SmtpChannel {
             "RSET" => self.rset(chat, arg),
             "DATA" => self.data(chat, arg),
             "EXPN" => self.push(chat, "502 EXPN not implemented"),
+            "STARTTLS" => self.starttls(chat, arg),
             _ => self.push(
                 chat,
                 &format!("500 Error: command \"{command}\" not recognized"),
@@ -192,8 +199,42 @@ impl SmtpChannel {
             self.push(chat, "250-SMTPUTF8")?;
             self.mail_size_limit += SMTPUTF8_PARAM_ROOM;
         }
+        if self.settings.tls.is_some() && !self.tls_active {
+            // RFC 3207 §4.2: not offered again once TLS is on.
+            self.push(chat, "250-STARTTLS")?;
+        }
         chat.set_max_message(self.max_command_size_limit());
         self.push(chat, "250 HELP")
+    }
+
+    /// `STARTTLS` (RFC 3207, an extension smtpd lacked): `220`, then the session turns TLS
+    /// and starts over, as if just connected but for the greeting.
+    fn starttls(&mut self, chat: &mut ChatChannel, arg: Option<&str>) -> Outcome {
+        if arg.is_some_and(|arg| !arg.is_empty()) {
+            return self.push(chat, "501 Syntax error (no parameters allowed)");
+        }
+        let Some(config) = self.settings.tls.clone() else {
+            return self.push(chat, "454 TLS not available due to temporary reason");
+        };
+        if self.tls_active {
+            return self.push(chat, "503 Error: TLS already active");
+        }
+        self.push(chat, "220 Ready to start TLS")?;
+        // The chat layer sends the 220 in clear text, drops the commands the client
+        // pipelined after STARTTLS (CVE-2011-0411: they must not run inside the TLS
+        // session), then switches.
+        crate::common::start_tls(chat, &config)
+            .map_err(|_| Abort("the switch to TLS could not be made"))?;
+        self.tls_active = true;
+        // RFC 3207 §4.2: the server forgets what the client told it before, the EHLO
+        // argument and the transaction included; the client must EHLO again.
+        self.seen_greeting.clear();
+        self.extended_smtp = false;
+        self.mail_size_limit = COMMAND_SIZE_LIMIT;
+        self.mail_options.clear();
+        self.rcpt_options.clear();
+        self.set_rset_state(chat);
+        Ok(())
     }
 
     fn noop(&mut self, chat: &mut ChatChannel, arg: Option<&str>) -> Outcome {

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | (connect) | `220 HOSTNAME Python SMTP proxy version 0.3` |
 //! | `HELO name` | `250 HOSTNAME`; `501 Syntax: HELO hostname` without a name; `503 Duplicate HELO/EHLO` after a HELO or EHLO |
-//! | `EHLO name` | `250-HOSTNAME`, `250-SIZE LIMIT`, `250-8BITMIME`, `250-SMTPUTF8` (with `--smtputf8 on`), `250 HELP`; `501 Syntax: EHLO hostname`; `503 Duplicate HELO/EHLO` |
+//! | `EHLO name` | `250-HOSTNAME`, `250-SIZE LIMIT`, `250-8BITMIME`, `250-SMTPUTF8` (with `--smtputf8 on`), `250-STARTTLS` (with `--tls-cert`, before TLS is on), `250 HELP`; `501 Syntax: EHLO hostname`; `503 Duplicate HELO/EHLO` |
 //! | `MAIL FROM:<a@b> [SIZE=n] [BODY=7BIT\|8BITMIME] [SMTPUTF8]` | `250 OK`; `503 Error: send HELO first`; `501 Syntax: MAIL FROM: <address>` (after EHLO: ` [SP <mail-parameters>]` added) for a bad address, parameters after HELO, or a bad `SIZE`; `503 Error: nested MAIL command`; `501 Error: BODY can only be one of 7BIT, 8BITMIME`; `501 Error: SMTPUTF8 takes no arguments`; `552 Error: message size exceeds fixed maximum message size`; `555 MAIL FROM parameters not recognized or not implemented` |
 //! | `RCPT TO:<a@b>` | `250 OK`; `503 Error: send HELO first`; `503 Error: need MAIL command`; `501 Syntax: RCPT TO: <address>` (likewise); `555 RCPT TO parameters not recognized or not implemented` |
 //! | `DATA` | `354 End data with <CR><LF>.<CR><LF>`, then after the data `250 OK` or `552 Error: Too much mail data`; `503 Error: send HELO first`; `503 Error: need RCPT command`; `501 Syntax: DATA` |
@@ -20,6 +20,7 @@
 //! | `EXPN` | `502 EXPN not implemented` |
 //! | `HELP [command]` | `250 Supported commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY`, `250 Syntax: …` for a command, `501 Supported commands: …` for another word |
 //! | `QUIT` | `221 Bye`, then the connection closes (commands sent after it are not answered) |
+//! | `STARTTLS` (with `--tls-cert`; RFC 3207) | `220 Ready to start TLS`, then the client's TLS handshake; the session starts over (the client must `EHLO` again; the transaction is dropped), and commands pipelined in clear text after `STARTTLS` are dropped, never run; `501 Syntax error (no parameters allowed)`; `503 Error: TLS already active`; `454 TLS not available due to temporary reason` without `--tls-cert` |
 //! | an empty line | `500 Error: bad syntax` |
 //! | another command | `500 Error: command "NAME" not recognized` |
 //! | a line over 512 bytes (`MAIL` after EHLO: 538, 548 with SMTPUTF8) | `500 Error: line too long`; the session goes on |
@@ -60,6 +61,8 @@
 //! | `--drain-timeout SECS` | 60 | a client that reads none of its replies for this long is dropped |
 //! | `--linger SECS` | 2 | after `221 Bye`, read what the client still sends for this long at most, so it reads the reply rather than a reset |
 //! | `--max-connections N` | 1000 | connections past N wait in the listen backlog until others close |
+//! | `--tls-cert FILE` | (no TLS) | the PEM certificate chain for STARTTLS (with `--tls-key`; the `tls` feature, else exit status 2) |
+//! | `--tls-key FILE` | | its PEM private key |
 //! | `--shutdown-grace SECS` | 10 | on SIGINT/SIGTERM the listener closes and every connection answers what it has received, for this long at most; then the server exits 0 (a second signal: at once) |
 //!
 //! `0` turns a time limit off.
@@ -87,6 +90,20 @@
 //! - **An over-long command line that is not valid UTF-8** (or cut inside a character)
 //!   closed smtpd's session or got `500 Error: line too long`, depending on how TCP cut the
 //!   line; the port always answers `500 Error: line too long`.
+//!
+//! # An extension smtpd lacked: STARTTLS
+//!
+//! With `--tls-cert` and `--tls-key` (the `tls` feature) the port offers STARTTLS (RFC
+//! 3207); without them its dialogue is smtpd's, but for `STARTTLS` itself, which smtpd
+//! answered `500 Error: command "STARTTLS" not recognized` and the port answers `454` (the
+//! extension exists, TLS is not set up), as RFC 3207 says. Try it with the test certificates
+//! of `examples/tls/` (never trust their CA elsewhere):
+//!
+//! ```sh
+//! cargo run --features tls --example smtp_server -- --addr 127.0.0.1:8025 \
+//!     --tls-cert examples/tls/server.pem --tls-key examples/tls/server-key.pem
+//! openssl s_client -starttls smtp -connect 127.0.0.1:8025 -CAfile examples/tls/ca.pem
+//! ```
 //!
 //! # What the port does better
 //!
@@ -219,6 +236,8 @@ fn main() {
             ),
             common::MAX_CONNECTIONS,
             common::SHUTDOWN_GRACE,
+            common::TLS_CERT,
+            common::TLS_KEY,
         ],
     );
     if let Err(e) = run(&args) {
@@ -248,6 +267,7 @@ fn run(args: &common::Args) -> io::Result<()> {
         data_size_limit: args.count("data-size-limit", DATA_SIZE_DEFAULT),
         enable_smtputf8,
         sink: Rc::new(RefCell::new(sink)),
+        tls: common::tls_server_config(args),
     });
     let config = ChatConfig {
         max_message: COMMAND_SIZE_LIMIT,
