@@ -109,7 +109,7 @@ pub(crate) fn select_until<B: WaitOnce>(
 /// the clock reading it computed the timeout from, which saves a reading per wait. A
 /// reading older than now only makes the deadline earlier (the loop then iterates once
 /// more), never later.
-#[inline]
+#[inline(always)] // once per iteration, on every backend: as the select it replaces was
 pub(crate) fn select_since<B: WaitOnce>(
     backend: &mut B,
     events: &mut super::Events,
