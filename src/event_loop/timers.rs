@@ -88,6 +88,10 @@ pub(crate) struct Timers<S> {
     live: Slab<Timer<S>>,
     heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
     next_sequence: u64,
+    /// No live timer is due before this (`None`: not known; found from the heap when
+    /// asked). Inserting lowers it, cancelling leaves it (still a bound), popping forgets
+    /// it: an iteration with a far timer then costs one comparison, not a heap look-up.
+    due_not_before: Option<Instant>,
 }
 
 impl<S> Default for Timers<S> {
@@ -96,6 +100,7 @@ impl<S> Default for Timers<S> {
             live: Slab::new(),
             heap: BinaryHeap::new(),
             next_sequence: 0,
+            due_not_before: None,
         }
     }
 }
@@ -120,6 +125,7 @@ impl<S> Timers<S> {
             action,
         });
         self.heap.push(Reverse((deadline, sequence, slot)));
+        self.lower_bound_to(deadline);
         TimerId { slot, sequence }
     }
 
@@ -135,6 +141,9 @@ impl<S> Timers<S> {
             return false;
         }
         self.live.remove(id.slot);
+        if self.live.is_empty() {
+            self.due_not_before = None;
+        }
         self.compact();
         true
     }
@@ -147,6 +156,7 @@ impl<S> Timers<S> {
         };
         timer.deadline = deadline;
         self.heap.push(Reverse((deadline, id.sequence, id.slot)));
+        self.lower_bound_to(deadline);
         self.compact();
         true
     }
@@ -161,13 +171,24 @@ impl<S> Timers<S> {
         }
     }
 
-    /// The earliest live deadline.
+    /// An instant no live timer is due before: the earliest live deadline, or earlier if
+    /// the timer that was earliest has been cancelled since (a wait until then only ends
+    /// early, and the next look finds the true earliest).
     #[inline]
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        if self.live.is_empty() && self.heap.is_empty() {
+        if self.live.is_empty() {
             return None; // checked inline: most loops have no timer most of the time
         }
-        self.earliest_live()
+        if self.due_not_before.is_none() {
+            self.due_not_before = self.earliest_live();
+        }
+        self.due_not_before
+    }
+
+    fn lower_bound_to(&mut self, deadline: Instant) {
+        if let Some(bound) = &mut self.due_not_before {
+            *bound = (*bound).min(deadline);
+        }
     }
 
     fn earliest_live(&mut self) -> Option<Instant> {
@@ -188,7 +209,12 @@ impl<S> Timers<S> {
     /// repeating one is due again one interval after this deadline (or after `now`, if the
     /// loop fell that far behind: no burst of catch-up calls).
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Due<S>> {
-        let deadline = self.next_deadline()?;
+        if self.next_deadline()? > now {
+            return None; // the usual answer, from the bound alone
+        }
+        let deadline = self.earliest_live()?;
+        // Whatever happens next changes the earliest: found again when next asked.
+        self.due_not_before = None;
         if deadline > now {
             return None;
         }
@@ -285,6 +311,28 @@ mod tests {
         assert_eq!(due_id(timers.pop_due(later)), Some(early));
         assert_eq!(due_id(timers.pop_due(later)), Some(late));
         assert!(timers.pop_due(later).is_none());
+    }
+
+    #[test]
+    fn the_bound_is_never_later_than_the_earliest_and_becomes_exact_after_a_look() {
+        let mut timers = Timers::<()>::default();
+        let now = Instant::now();
+        let token = Token::new(0, 0);
+        let ms = Duration::from_millis;
+        let first = timers.insert(now + ms(10), token, None, TimerAction::Dispatch);
+        timers.insert(now + ms(20), token, None, TimerAction::Dispatch);
+        assert_eq!(timers.next_deadline(), Some(now + ms(10)));
+        assert!(timers.cancel(first));
+        // Still a bound (the cancelled one's deadline): a wait until then ends early.
+        assert!(timers.next_deadline().is_some_and(|d| d <= now + ms(20)));
+        assert!(timers.pop_due(now + ms(15)).is_none());
+        assert_eq!(timers.next_deadline(), Some(now + ms(20)));
+        // An earlier insert lowers it at once.
+        timers.insert(now + ms(5), token, None, TimerAction::Dispatch);
+        assert_eq!(timers.next_deadline(), Some(now + ms(5)));
+        assert!(timers.pop_due(now + ms(4)).is_none());
+        assert!(timers.pop_due(now + ms(5)).is_some());
+        assert_eq!(timers.next_deadline(), Some(now + ms(20)));
     }
 
     #[test]

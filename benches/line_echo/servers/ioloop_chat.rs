@@ -51,7 +51,10 @@ impl Dispatcher for Server {
             timeouts: bench_timeouts(),
             ..ChatConfig::default()
         };
-        cx.spawn(socket, AsyncChat::with_config(Echo(self.0), terminator, config))?;
+        cx.spawn(
+            socket,
+            AsyncChat::with_config(Echo(self.0), terminator, config),
+        )?;
         Ok(())
     }
 }
