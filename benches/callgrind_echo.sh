@@ -15,6 +15,8 @@
 # throughput). FRAMING=length (with BENCH=line_echo) counts its length-prefixed echo
 # (peers mio and ioloop-KIND). BENCH=broadcast counts instructions per delivered line,
 # BENCH=http_keepalive per request (peers mio and ioloop-KIND; SCENARIO is ignored).
+# BENCH=tls_echo counts the TLS echo (built with --features tls; peers mio-rustls and
+# ioloop-KIND; scenarios bandwidth, per 64 KiB message, and handshake, per handshake).
 #
 # Use the latency scenario to compare loops: one message per wake-up for every peer. In
 # the batched scenarios a slower server gathers more messages per read, so a costlier loop
@@ -22,7 +24,7 @@
 # process, which callgrind does not follow.
 set -euo pipefail
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 scenario=${1:-latency}
@@ -34,6 +36,7 @@ if [ ${#peers[@]} -eq 0 ]; then
     case "$bench_name" in
         echo) peers=(mio tokio-ct ioloop-epoll ioloop-poll ioloop-select) ;;
         line_echo) peers=(mio tokio-lines ioloop-epoll ioloop-poll ioloop-select) ;;
+        tls_echo) peers=(mio-rustls ioloop-epoll ioloop-poll ioloop-select) ;;
         *) peers=(mio ioloop-epoll ioloop-poll ioloop-select) ;;
     esac
 fi
@@ -41,7 +44,9 @@ fi
 command -v valgrind >/dev/null || { echo "callgrind_echo: valgrind is not installed" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 export CARGO_PROFILE_BENCH_DEBUG=true
-bench=$(cargo bench -p ioloop-benches --bench "$bench_name" --no-run --message-format=json 2>/dev/null |
+features=()
+[ "$bench_name" = tls_echo ] && features=(--features tls)
+bench=$(cargo bench -p ioloop-benches "${features[@]}" --bench "$bench_name" --no-run --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$bench" ] || { echo "callgrind_echo: could not build the $bench_name bench" >&2; exit 1; }
 out=${OUT_DIR:-target/callgrind}

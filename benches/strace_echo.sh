@@ -11,12 +11,16 @@
 # BENCH=line_echo traces the line-echo bench's servers (mio, tokio-lines, ioloop-KIND);
 # FRAMING=length (with BENCH=line_echo) their length-prefixed echo (mio, ioloop-KIND).
 # BENCH=broadcast counts per delivered line, BENCH=http_keepalive per request (mio, ioloop-KIND).
+# BENCH=tls_echo (built with --features tls): per 64 KiB message (scenario bandwidth) or per
+# handshake (handshake); peers mio-rustls, ioloop-KIND.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peer=${1:-ioloop-epoll}
 scenario=${2:-throughput}
 secs=${3:-2}
-bin=$(cargo bench -p ioloop-benches --no-run --bench "${BENCH:-echo}" --message-format=json 2>/dev/null |
+features=()
+[[ ${BENCH:-echo} == tls_echo ]] && features=(--features tls)
+bin=$(cargo bench -p ioloop-benches "${features[@]}" --no-run --bench "${BENCH:-echo}" --message-format=json 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [[ -x $bin ]] || { echo "no ${BENCH:-echo} bench binary" >&2; exit 1; }
 dir=$(mktemp -d)

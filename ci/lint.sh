@@ -14,9 +14,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== the same with the tls feature"
-cargo clippy --workspace --all-targets --locked --features ioloop/tls -- -D warnings
+cargo clippy --workspace --all-targets --locked --features tls -- -D warnings
 echo "== cargo doc --no-deps (warnings denied), and with the private items (the maintainers' docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --locked
 # docs.rs builds with every feature (Cargo.toml's package.metadata.docs.rs).
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --features ioloop/tls
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --features tls

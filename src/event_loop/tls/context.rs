@@ -444,14 +444,6 @@ impl<S: 'static> Context<'_, S> {
         if session.closing {
             return Err(closed());
         }
-        // rustls copies into initialised memory only; zeroing costs far less than the
-        // decryption that fills it.
-        for byte in buf.iter_mut() {
-            byte.write(0);
-        }
-        // SAFETY: every byte of `buf` was just initialised, and `MaybeUninit<u8>` has the
-        // layout of `u8`.
-        let buf = unsafe { &mut *(buf as *mut [MaybeUninit<u8>] as *mut [u8]) };
         let n = session.read_plain(io, buf)?;
         if n == 0 && !buf.is_empty() {
             own.disconnected = true; // handle_close follows, as at a plain end of file
