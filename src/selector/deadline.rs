@@ -21,8 +21,8 @@ impl Deadline {
         Deadline::after_from(None, timeout)
     }
 
-    /// As [`after`](Self::after), counted from `since` (a clock reading the caller took)
-    /// when given: the clock is read only for a non-zero timeout without `since`.
+    /// The deadline `timeout` from `since` (a clock reading the caller took), or from now
+    /// without it: the clock is read only for a non-zero timeout without `since`.
     #[inline]
     pub(crate) fn after_from(since: Option<Instant>, timeout: Option<Duration>) -> Deadline {
         match timeout {
