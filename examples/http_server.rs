@@ -61,6 +61,16 @@
 //!
 //! `0` turns a time limit off. Header blocks are at most 8 KiB (`431`), bodies 1 MiB (`413`).
 //!
+//! # HTTPS (the `tls` feature)
+//!
+//! With `--tls-cert FILE --tls-key FILE` (a PEM certificate chain and its key) every
+//! connection is TLS from its first byte; the sessions are the same. One without the other,
+//! or either in a build without the feature, exits with status 2; files that cannot be read
+//! or do not match exit with status 1. With the test certificates of `examples/tls/` (never
+//! trust their CA elsewhere): `cargo run --features tls --example http_server -- --addr
+//! 127.0.0.1:8443 --tls-cert examples/tls/server.pem --tls-key examples/tls/server-key.pem`,
+//! then `curl --cacert examples/tls/ca.pem https://localhost:8443/`.
+//!
 //! Run: `cargo run --example http_server -- --addr 127.0.0.1:8080 [--selector poll]`, then
 //! `curl -v http://127.0.0.1:8080/`. Prints `listening on IP:PORT`; exits 0 on
 //! SIGINT/SIGTERM.
@@ -388,8 +398,7 @@ fn http_date(time: SystemTime) -> String {
 struct Server {
     config: ChatConfig,
     /// HTTPS (`--tls-cert`, `--tls-key`; the `tls` feature): every connection is TLS.
-    #[cfg(feature = "tls")]
-    tls: Option<std::sync::Arc<ioloop::tls::rustls::ServerConfig>>,
+    tls: Option<common::TlsConfig>,
 }
 
 impl Dispatcher for Server {
@@ -403,12 +412,8 @@ impl Dispatcher for Server {
         // ACK (Nagle's algorithm holds a small segment while one is unacknowledged).
         socket.set_tcp_nodelay(true)?;
         let session = AsyncChat::with_config(Session::new(), END_OF_HEAD, self.config);
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.tls {
-            cx.spawn_tls(socket, tls.clone(), session)?; // the same session, over TLS
-            return Ok(());
-        }
-        cx.spawn(socket, session)?;
+        // The same session, over TLS with --tls-cert.
+        common::spawn_maybe_tls(cx, socket, self.tls.as_ref(), session)?;
         Ok(())
     }
 }
@@ -440,12 +445,8 @@ fn main() {
             ),
             common::MAX_CONNECTIONS,
             common::SHUTDOWN_GRACE,
-            common::opt(
-                "tls-cert",
-                "FILE",
-                "serve HTTPS with this PEM certificate chain (with --tls-key; the tls feature)",
-            ),
-            common::opt("tls-key", "FILE", "the PEM private key of --tls-cert"),
+            common::TLS_CERT,
+            common::TLS_KEY,
         ],
     );
     if let Err(e) = run(&args) {
@@ -469,28 +470,10 @@ fn run(args: &common::Args) -> io::Result<()> {
         linger: args.seconds("linger", Some(Duration::from_secs(2))),
         ..ChatConfig::default()
     };
-    let tls = (args.extra("tls-cert"), args.extra("tls-key"));
     let server = Server {
         config,
-        #[cfg(feature = "tls")]
-        tls: match tls {
-            (Some(cert), Some(key)) => Some(ioloop::tls::server_config_from_pem(cert, key)?),
-            (None, None) => None,
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "--tls-cert and --tls-key go together",
-                ));
-            }
-        },
+        tls: common::tls_server_config(args),
     };
-    #[cfg(not(feature = "tls"))]
-    if tls.0.is_some() || tls.1.is_some() {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "HTTPS needs the tls feature: cargo run --features tls --example http_server -- …",
-        ));
-    }
     let token = event_loop.spawn(listener, server)?;
     event_loop.set_listener_limits(token, common::listener_limits(args))?;
     common::shut_down_on_signal(&mut event_loop, args);

@@ -739,6 +739,11 @@ fn tls_option_errors() {
             "--tls-cert and --tls-key go together",
         ),
         (
+            "http_server",
+            &["--tls-key", "x.pem"][..],
+            "--tls-cert and --tls-key go together",
+        ),
+        (
             "chat_server",
             &["--tls-mode", "starttls"][..],
             "--tls-mode needs --tls-cert",
