@@ -16,30 +16,10 @@ use ioloop::chat::{
 
 use ioloop::selector::SelectorKind;
 
-use common::chat::{Rec, connect, serve};
+use common::chat::{Rec, Record, connect, serve};
 use common::event_loop::{run_steps, run_until, run_until_closed, run_until_loop, run_until_read};
 use common::kinds::per_kind;
 use common::{LIMIT, pattern};
-
-/// Records every message.
-struct Record;
-
-impl ChatHandler<Rec> for Record {
-    fn found_terminator(
-        &mut self,
-        _: &mut ChatChannel,
-        cx: &mut Context<'_, Rec>,
-        message: &[u8],
-    ) -> io::Result<()> {
-        cx.state().messages.push(message.to_vec());
-        Ok(())
-    }
-
-    fn handle_error(&mut self, _: &mut ChatChannel, cx: &mut Context<'_, Rec>, error: io::Error) {
-        cx.state().errors.push(error.kind());
-        cx.close();
-    }
-}
 
 fn recorder(terminator: Terminator) -> impl FnMut() -> AsyncChat<Record> + 'static {
     move || AsyncChat::new(Record, terminator.clone())

@@ -16,7 +16,7 @@ use ioloop::selector::SelectorKind;
 use ioloop::{Context, EventLoop};
 
 use common::LIMIT;
-use common::chat::{Rec, connect, serve};
+use common::chat::{Rec, Record, connect, serve};
 use common::event_loop::{STEP, run_steps, run_until, run_until_closed, run_until_read};
 use common::kinds::per_kind;
 
@@ -204,29 +204,9 @@ fn a_length_prefixed_frame_over_the_limit_is_skipped_and_the_next_served(kind: S
     assert!(event_loop.state().errors.is_empty());
 }
 
-/// Records messages; no `message_too_long`.
-struct Plain;
-
-impl ChatHandler<Rec> for Plain {
-    fn found_terminator(
-        &mut self,
-        _: &mut ChatChannel,
-        cx: &mut Context<'_, Rec>,
-        message: &[u8],
-    ) -> io::Result<()> {
-        cx.state().messages.push(message.to_vec());
-        Ok(())
-    }
-
-    fn handle_error(&mut self, _: &mut ChatChannel, cx: &mut Context<'_, Rec>, error: io::Error) {
-        cx.state().errors.push(error.kind());
-        cx.close();
-    }
-}
-
 fn without_message_too_long_an_over_long_message_closes_once_it_has_ended(kind: SelectorKind) {
     let (mut event_loop, mut client, _) = serve(kind, || {
-        AsyncChat::with_config(Plain, b"\n", discarding(100))
+        AsyncChat::with_config(Record, b"\n", discarding(100))
     });
     client.write_all(b"first\n").unwrap();
     client.write_all(&[b'x'; 1000]).unwrap();

@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
+use ioloop::chat::{ChatChannel, ChatHandler};
 use ioloop::selector::SelectorKind;
 use ioloop::{Context, Dispatcher, EventLoop, Token};
 use socket2::{SockAddr, Socket};
@@ -26,6 +27,26 @@ impl Rec {
             .iter()
             .map(|m| String::from_utf8_lossy(m).into_owned())
             .collect()
+    }
+}
+
+/// Records every message, and every error (then closes).
+pub struct Record;
+
+impl ChatHandler<Rec> for Record {
+    fn found_terminator(
+        &mut self,
+        _: &mut ChatChannel,
+        cx: &mut Context<'_, Rec>,
+        message: &[u8],
+    ) -> io::Result<()> {
+        cx.state().messages.push(message.to_vec());
+        Ok(())
+    }
+
+    fn handle_error(&mut self, _: &mut ChatChannel, cx: &mut Context<'_, Rec>, error: io::Error) {
+        cx.state().errors.push(error.kind());
+        cx.close();
     }
 }
 
