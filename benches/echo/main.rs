@@ -24,6 +24,7 @@
 mod cli;
 mod connect_storm;
 mod cpu_clock;
+mod deadlines;
 #[path = "../../examples/echo_server/echo.rs"]
 mod echo;
 mod load;

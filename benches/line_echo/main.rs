@@ -39,6 +39,8 @@ mod cli;
 mod connect_storm;
 #[path = "../echo/cpu_clock.rs"]
 mod cpu_clock;
+#[path = "../echo/deadlines.rs"]
+mod deadlines;
 #[path = "../echo/load.rs"]
 mod load;
 mod pattern;

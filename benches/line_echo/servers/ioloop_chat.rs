@@ -2,17 +2,15 @@
 //! `found_terminator` pushes the line and its `\n` back. Length-prefixed frames (SMPP's
 //! `command_length`, which counts its own four bytes): the frame arrives with its header
 //! and is pushed back whole. TCP_NODELAY on each accepted connection, as every peer sets it.
-//! `IOLOOP_BENCH_TIMEOUTS=1` gives each session loop-owned deadlines (idle 300 s, message
-//! 10 s, drain 60 s; none expires): the cost of deadlines per line, against a run without.
+//! `IOLOOP_BENCH_TIMEOUTS=1` gives each session loop-owned deadlines (`crate::deadlines`).
 
 use std::io;
 use std::net::TcpListener;
-use std::time::Duration;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, LengthPrefix, Terminator};
 use ioloop::selector::SelectorKind;
 use ioloop::socket2::{SockAddr, Socket};
-use ioloop::{Context, Dispatcher, EventLoop, Timeouts};
+use ioloop::{Context, Dispatcher, EventLoop};
 
 use crate::pattern::Framing;
 
@@ -48,7 +46,7 @@ impl Dispatcher for Server {
             Framing::Length => Terminator::length_prefixed(LengthPrefix::new(4).adjustment(-4))?,
         };
         let config = ChatConfig {
-            timeouts: bench_timeouts(),
+            timeouts: crate::deadlines::from_env(),
             ..ChatConfig::default()
         };
         cx.spawn(
@@ -63,17 +61,4 @@ pub fn serve(kind: SelectorKind, framing: Framing, listener: TcpListener) -> io:
     let mut event_loop = EventLoop::with_kind(kind, ())?;
     event_loop.spawn(listener, Server(framing))?;
     event_loop.run()
-}
-
-/// The deadlines `IOLOOP_BENCH_TIMEOUTS=1` asks for; none otherwise.
-fn bench_timeouts() -> Timeouts {
-    if std::env::var("IOLOOP_BENCH_TIMEOUTS").as_deref() != Ok("1") {
-        return Timeouts::NONE;
-    }
-    Timeouts {
-        idle: Some(Duration::from_secs(300)),
-        message: Some(Duration::from_secs(10)),
-        drain: Some(Duration::from_secs(60)),
-        ..Timeouts::NONE
-    }
 }
