@@ -16,11 +16,6 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    #[cfg(test)]
-    pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
-        Deadline::after_from(None, timeout)
-    }
-
     /// The deadline `timeout` from `since` (a clock reading the caller took), or from now
     /// without it: the clock is read only for a non-zero timeout without `since`.
     #[inline]
@@ -158,19 +153,23 @@ mod tests {
 
     #[test]
     fn zero_timeout_is_expired_at_once_and_none_never() {
-        assert!(Deadline::after(Some(Duration::ZERO)).expired());
+        assert!(Deadline::after_from(None, Some(Duration::ZERO)).expired());
         assert_eq!(
-            Deadline::after(Some(Duration::ZERO)).next_wait(),
+            Deadline::after_from(None, Some(Duration::ZERO)).next_wait(),
             Some(Duration::ZERO)
         );
-        assert!(!Deadline::after(None).expired());
-        assert_eq!(Deadline::after(None).next_wait(), None);
-        assert_eq!(Deadline::after(Some(Duration::MAX)).next_wait(), None);
+        assert!(!Deadline::after_from(None, None).expired());
+        assert_eq!(Deadline::after_from(None, None).next_wait(), None);
+        assert_eq!(
+            Deadline::after_from(None, Some(Duration::MAX)).next_wait(),
+            None
+        );
     }
 
     #[test]
     fn long_waits_are_cut_into_pieces() {
-        let wait = Deadline::after(Some(Duration::from_secs(10 * 24 * 3600))).next_wait();
+        let wait =
+            Deadline::after_from(None, Some(Duration::from_secs(10 * 24 * 3600))).next_wait();
         assert_eq!(wait, Some(LONGEST_WAIT));
     }
 }
