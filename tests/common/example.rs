@@ -154,14 +154,7 @@ impl Server {
                 self.name
             );
         }
-        if let Some(reader) = self.stdout_rest.take() {
-            let rest = reader.join().expect("the stdout reader");
-            assert!(
-                rest.is_empty(),
-                "{} printed more than its one line: {rest:?}",
-                self.name
-            );
-        }
+        self.expect_nothing_more_printed();
     }
 
     /// Sends `signal` to the server and returns at once (Unix).
@@ -177,6 +170,11 @@ impl Server {
     pub fn expect_exit_success(mut self) {
         let status = wait_within(&mut self.child, &self.name, STOP_TIMEOUT);
         assert!(status.success(), "{} exited with {status}", self.name);
+        self.expect_nothing_more_printed();
+    }
+
+    /// Checks that the server, now exited, printed nothing after its `listening on` line.
+    fn expect_nothing_more_printed(&mut self) {
         if let Some(reader) = self.stdout_rest.take() {
             let rest = reader.join().expect("the stdout reader");
             assert!(
