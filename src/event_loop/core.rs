@@ -468,9 +468,19 @@ impl<S: 'static> Core<S> {
     }
 
     /// An idle channel's dispatcher downcast to `D`; the channel is marked dirty.
+    /// One look-up (a broadcast calls this once per member per line): the fields are
+    /// borrowed apart, not through [`Core::mark_dirty`].
+    #[inline]
     pub(crate) fn get_mut<D: Dispatcher<S>>(&mut self, token: Token) -> Option<&mut D> {
-        self.mark_dirty(token);
-        let dispatcher = self.channel_mut(token)?.dispatcher.as_mut()?;
+        let channel = self
+            .channels
+            .get_mut(token.slot)
+            .filter(|channel| channel.generation == token.generation)?;
+        let dispatcher = channel.dispatcher.as_mut()?; // lent out while it runs
+        if !channel.dirty {
+            channel.dirty = true;
+            self.dirty.push(token);
+        }
         let any: &mut dyn Any = dispatcher.as_any_mut();
         any.downcast_mut::<D>()
     }
