@@ -63,7 +63,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatConfig, ChatHandler, Terminator};
@@ -92,7 +92,8 @@ struct Session {
 type Chat = AsyncChat<Session>;
 
 /// Sends `line` (plus `\n`) to every member but `except`. The line is made once, as a
-/// shared `Arc<[u8]>`: each member's queue holds a reference to it, not a copy. The running
+/// shared `Rc<[u8]>` (the loop and its sessions share one thread, so its count needs no
+/// atomic instruction): each member's queue holds a reference to it, not a copy. The running
 /// session is not reachable through `get_mut` (its dispatcher is out of its slot), so its
 /// own reference goes through its own `chat`.
 fn broadcast(
@@ -103,7 +104,7 @@ fn broadcast(
 ) {
     let me = cx.token();
     let members: Vec<Token> = cx.state().members.values().copied().collect();
-    let text: Arc<[u8]> = Arc::from(format!("{line}\n").into_bytes());
+    let text: Rc<[u8]> = Rc::from(format!("{line}\n").into_bytes());
     for token in members.into_iter().filter(|&token| Some(token) != except) {
         let pushed = if Some(token) == me {
             chat.push(&text)

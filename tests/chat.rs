@@ -230,11 +230,14 @@ fn a_mix_of_pushes() -> Vec<u8> {
         if i % 7 == 0 {
             expected.extend_from_slice(b"shared\n");
         }
+        if i % 11 == 0 {
+            expected.extend_from_slice(b"local\n");
+        }
     }
     expected
 }
 
-fn queue_a_mix(chat: &mut ChatChannel, shared: &Arc<[u8]>) {
+fn queue_a_mix(chat: &mut ChatChannel, shared: &Arc<[u8]>, local: &Rc<[u8]>) {
     for i in 0..3000u32 {
         chat.push(format!("line {i}\n").as_str()).unwrap();
         if i % 500 == 0 {
@@ -242,6 +245,9 @@ fn queue_a_mix(chat: &mut ChatChannel, shared: &Arc<[u8]>) {
         }
         if i % 7 == 0 {
             chat.push(shared).unwrap();
+        }
+        if i % 11 == 0 {
+            chat.push(local).unwrap();
         }
     }
     chat.close_when_done();
@@ -252,9 +258,10 @@ fn queue_a_mix(chat: &mut ChatChannel, shared: &Arc<[u8]>) {
 /// every byte in order, then the close.
 fn many_pushes_arrive_in_order_through_a_peer_that_reads_slowly(kind: SelectorKind) {
     let shared: Arc<[u8]> = Arc::from(&b"shared\n"[..]);
+    let local: Rc<[u8]> = Rc::from(&b"local\n"[..]);
     let (mut event_loop, mut client, _) = serve(kind, move || {
         let mut chat = AsyncChat::new(Silent, b"\n");
-        queue_a_mix(chat.channel(), &shared);
+        queue_a_mix(chat.channel(), &shared, &local);
         chat
     });
     let expected = a_mix_of_pushes();
@@ -277,10 +284,11 @@ fn many_pushes_arrive_in_order_through_a_peer_that_reads_slowly(kind: SelectorKi
     assert_eq!(event_loop.len(), 1, "only the listener is left");
 }
 
-/// One `Arc<[u8]>` pushed to several channels is queued by reference in each (no copy) and
-/// arrives at every peer.
+/// One `Arc<[u8]>` and one `Rc<[u8]>` pushed to several channels are queued by reference in
+/// each (no copy) and arrive at every peer.
 fn a_shared_buffer_pushed_to_several_channels_arrives_at_each(kind: SelectorKind) {
     let line: Arc<[u8]> = Arc::from(pattern(50_000, 9).into_boxed_slice());
+    let local: Rc<[u8]> = Rc::from(pattern(300, 5).into_boxed_slice());
     let (mut event_loop, first, addr) = serve(kind, || AsyncChat::new(Silent, b"\n"));
     let mut clients = vec![first];
     for _ in 0..3 {
@@ -290,18 +298,27 @@ fn a_shared_buffer_pushed_to_several_channels_arrives_at_each(kind: SelectorKind
     for &token in &tokens {
         let chat = event_loop.get_mut::<AsyncChat<Silent>>(token).unwrap();
         chat.push(&line).unwrap();
+        chat.push(&local).unwrap();
         chat.push(Arc::clone(&line)).unwrap();
+        chat.push(Rc::clone(&local)).unwrap();
     }
     assert_eq!(
         Arc::strong_count(&line),
         1 + 2 * tokens.len(),
         "queued by reference"
     );
+    assert_eq!(Rc::strong_count(&local), 1 + 2 * tokens.len());
+    let mut expected = Vec::new();
+    for _ in 0..2 {
+        expected.extend_from_slice(&line);
+        expected.extend_from_slice(&local);
+    }
     for client in &clients {
-        let got = run_until_read(&mut event_loop, client, 2 * line.len());
-        assert!(got[..line.len()] == line[..] && got[line.len()..] == line[..]);
+        let got = run_until_read(&mut event_loop, client, expected.len());
+        assert!(got == expected, "the bytes differ");
     }
     assert_eq!(Arc::strong_count(&line), 1, "released once sent");
+    assert_eq!(Rc::strong_count(&local), 1);
 }
 
 /// A producer between pushes keeps its place: the small pushes after it are not gathered

@@ -7,7 +7,7 @@
 //! - `mio`: written by hand over mio and memchr, the limit: the complete lines of a read go
 //!   to each member in one write, straight from the read buffer;
 //! - `ioloop-KIND`: ioloop's [`AsyncChat`](ioloop::chat::AsyncChat) per member, as
-//!   `examples/chat_server.rs` broadcasts: the line made once into an `Arc<[u8]>` and pushed
+//!   `examples/chat_server.rs` broadcasts: the line made once into an `Rc<[u8]>` and pushed
 //!   to each member through `cx.get_mut::<AsyncChat<_>>(token)`.
 //!
 //! Reported per peer (medians over the rounds, measured window only): lines said and

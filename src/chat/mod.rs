@@ -41,7 +41,7 @@ pub use output::Outgoing;
 pub use producer::{Producer, SimpleProducer};
 pub use terminator::{ByteOrder, LengthPrefix, Terminator};
 
-use self::output::{MAX_SLICES, Next, OutputQueue};
+use self::output::{MAX_SLICES, Next, OutputQueue, SMALL_SLICE};
 use crate::diagnostics::report;
 use crate::{Context, Dispatcher, TimeoutKind, Timeouts, TimerId};
 
@@ -212,10 +212,11 @@ impl ChatChannel {
     }
 
     /// Queues `data` for sending, in order (see [`Outgoing`]). A `Vec` is queued as it is,
-    /// never copied; a shared `Arc<[u8]>` is queued by reference, so pushing one line to
-    /// many channels copies it for none; a borrowed slice is copied, and small ones are
-    /// gathered with the small pushes next to them into one buffer. Whatever is queued goes
-    /// out together: one vectored send per wake-up, not one per push. (Python's `push`.)
+    /// never copied; a shared `Rc<[u8]>` or `Arc<[u8]>` is queued by reference, so pushing
+    /// one line to many channels keeps no copy per channel; a borrowed slice is copied, and
+    /// small ones are gathered with the small pushes next to them into one buffer. Whatever
+    /// is queued goes out together: one send per wake-up, not one per push (small buffers
+    /// copied into one for that send, larger ones in one vectored send). (Python's `push`.)
     ///
     /// # Errors
     ///
@@ -333,6 +334,7 @@ impl ChatChannel {
         }
     }
 
+    #[inline]
     fn check_open(&self) -> io::Result<()> {
         if self.closed || self.output.close_requested() {
             Err(io::Error::new(
@@ -1413,9 +1415,8 @@ impl<H> AsyncChat<H> {
                 (cx.send(bytes)?, bytes.len())
             } else {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let n = self.channel.output.gather(&mut slices, limit);
-                let offered: usize = slices[..n].iter().map(|slice| slice.len()).sum();
-                (cx.send_vectored(&slices[..n])?, offered)
+                let (n, offered) = self.channel.output.gather(&mut slices, limit);
+                (send_gathered(cx, &slices[..n], offered)?, offered)
             };
             if sent == 0 {
                 return Ok(()); // full (or the peer left: the loop calls handle_close)
@@ -1615,4 +1616,23 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
             }
         }
     }
+}
+
+/// Sends gathered slices: small ones copied into one buffer and sent with a plain send (see
+/// [`SMALL_SLICE`]), others in one vectored send.
+fn send_gathered<S: 'static>(
+    cx: &mut Context<'_, S>,
+    slices: &[IoSlice<'_>],
+    total: usize,
+) -> io::Result<usize> {
+    if slices.len() < 2 || total > slices.len() * SMALL_SLICE {
+        return cx.send_vectored(slices);
+    }
+    let mut flat = pool::take(total);
+    for slice in slices {
+        flat.extend_from_slice(slice);
+    }
+    let sent = cx.send(&flat);
+    pool::give(flat);
+    sent
 }

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::IoSlice;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::Producer;
@@ -19,14 +20,28 @@ const COALESCE: usize = 16 * 1024;
 /// The most buffers handed to one vectored send (under every platform's `IOV_MAX`).
 pub(crate) const MAX_SLICES: usize = 64;
 
+/// Gathered buffers averaging at most this many bytes are copied into one buffer and sent
+/// with a plain send, not a vectored one. Linux's TCP charges far more for each segment of
+/// a vectored send than copying a small segment costs (a broadcast of 16 queued 65-byte
+/// lines per send cost 1.6x the kernel time of one contiguous send; see BENCHMARKS.md), and
+/// the kernel copies the bytes anyway. The queue still holds shared buffers by reference:
+/// only the send copies, into a pooled buffer, with no allocation.
+pub(crate) const SMALL_SLICE: usize = 1024;
+
 /// What [`ChatChannel::push`](super::ChatChannel::push) takes: owned bytes (queued as they
 /// are, never copied), a shared buffer (queued by reference: a broadcast to many channels
 /// does not copy the line per channel), or borrowed bytes (copied once, small ones gathered
 /// with the other small pushes queued behind them into one buffer).
 ///
 /// Made with `From`/`Into` from `Vec<u8>`, `String`, `Box<[u8]>`, `[u8; N]` (owned),
-/// `Arc<[u8]>`, `&Arc<[u8]>` (shared), `&[u8]`, `&[u8; N]`, `&Vec<u8>`, `&str`, `&String`
-/// (borrowed) and `Cow<[u8]>` (either).
+/// `Rc<[u8]>`, `&Rc<[u8]>` (shared on the loop's thread), `Arc<[u8]>`, `&Arc<[u8]>`
+/// (shared across threads), `&[u8]`, `&[u8; N]`, `&Vec<u8>`, `&str`, `&String` (borrowed)
+/// and `Cow<[u8]>` (either).
+///
+/// A broadcast made on the loop's thread is best an `Rc<[u8]>`: the loop and its channels
+/// live on one thread, and counting an `Rc` reference costs no atomic instruction per
+/// member (an `Arc` costs two: one when it is pushed, one when it has been sent). An
+/// `Arc<[u8]>` suits bytes made by or kept for other threads.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -43,6 +58,8 @@ pub enum Outgoing<'a> {
     Owned(Vec<u8>),
     /// Queued by reference (the count is raised, the bytes are not copied).
     Shared(Arc<[u8]>),
+    /// Queued by reference, as `Shared`, with a count that is not atomic.
+    Local(Rc<[u8]>),
     /// Copied into the queue.
     Borrowed(&'a [u8]),
 }
@@ -53,6 +70,7 @@ impl Outgoing<'_> {
         match self {
             Outgoing::Owned(data) => data.len(),
             Outgoing::Shared(data) => data.len(),
+            Outgoing::Local(data) => data.len(),
             Outgoing::Borrowed(data) => data.len(),
         }
     }
@@ -63,6 +81,7 @@ impl fmt::Debug for Outgoing<'_> {
         let (kind, len) = match self {
             Outgoing::Owned(data) => ("Owned", data.len()),
             Outgoing::Shared(data) => ("Shared", data.len()),
+            Outgoing::Local(data) => ("Local", data.len()),
             Outgoing::Borrowed(data) => ("Borrowed", data.len()),
         };
         write!(f, "Outgoing::{kind}({len} bytes)")
@@ -96,6 +115,18 @@ impl From<Arc<[u8]>> for Outgoing<'_> {
 impl From<&Arc<[u8]>> for Outgoing<'_> {
     fn from(data: &Arc<[u8]>) -> Self {
         Outgoing::Shared(Arc::clone(data))
+    }
+}
+
+impl From<Rc<[u8]>> for Outgoing<'_> {
+    fn from(data: Rc<[u8]>) -> Self {
+        Outgoing::Local(data)
+    }
+}
+
+impl From<&Rc<[u8]>> for Outgoing<'_> {
+    fn from(data: &Rc<[u8]>) -> Self {
+        Outgoing::Local(Rc::clone(data))
     }
 }
 
@@ -144,25 +175,29 @@ impl<'a> From<Cow<'a, [u8]>> for Outgoing<'a> {
     }
 }
 
-/// A queued buffer.
-enum Chunk {
-    Owned(Vec<u8>),
-    Shared(Arc<[u8]>),
-}
-
-impl Chunk {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Chunk::Owned(data) => data,
-            Chunk::Shared(data) => data,
-        }
-    }
-}
-
+/// A queued item. Bytes are never empty (empty pushes are dropped), so a byte item always
+/// has something left to send.
 enum Item {
-    Bytes { data: Chunk, sent: usize },
+    /// Ours: a coalescing buffer or an owned push, given back to the buffer pool once sent.
+    Owned(Vec<u8>),
+    /// A shared buffer, released once sent.
+    Shared(Arc<[u8]>),
+    Local(Rc<[u8]>),
     Producer(Box<dyn Producer>),
     Close,
+}
+
+impl Item {
+    /// The bytes of a byte item.
+    #[inline]
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Item::Owned(data) => Some(data),
+            Item::Shared(data) => Some(data),
+            Item::Local(data) => Some(data),
+            Item::Producer(_) | Item::Close => None,
+        }
+    }
 }
 
 /// What the channel should do next with its output.
@@ -180,6 +215,9 @@ pub(crate) enum Next {
 #[derive(Default)]
 pub(crate) struct OutputQueue {
     items: VecDeque<Item>,
+    /// How much of the byte item in front went out already (kept here, not in every item:
+    /// only the front is ever partly sent).
+    front_sent: usize,
     /// Bytes pushed and not yet sent (producers' output counts once produced).
     queued: usize,
     close_requested: bool,
@@ -189,43 +227,50 @@ pub(crate) struct OutputQueue {
 }
 
 impl OutputQueue {
+    /// Queues `data`. Each kind has its own path: a broadcast pushes one shared buffer to
+    /// many queues, so that path is a few instructions.
+    #[inline]
     pub(crate) fn push(&mut self, data: Outgoing<'_>) {
-        let chunk = match data {
-            Outgoing::Borrowed([]) => return,
-            Outgoing::Borrowed(data) => {
-                if data.len() <= COALESCE {
-                    if let Some(Item::Bytes {
-                        data: Chunk::Owned(back),
-                        ..
-                    }) = self.items.back_mut()
-                    {
-                        if back.len() + data.len() <= COALESCE {
-                            back.extend_from_slice(data);
-                            self.queued += data.len();
-                            self.stalled = false;
-                            return;
-                        }
-                    }
-                    // Room for the small pushes that may follow it (a burst of replies
-                    // grows it without a reallocation; it is freed once sent).
-                    let mut buffer = super::pool::take(data.len().max(COALESCE / 4));
-                    buffer.extend_from_slice(data);
-                    Chunk::Owned(buffer)
-                } else {
-                    Chunk::Owned(data.to_vec())
-                }
-            }
-            Outgoing::Owned(data) if data.is_empty() => return,
-            Outgoing::Owned(data) => Chunk::Owned(data),
-            Outgoing::Shared(data) if data.is_empty() => return,
-            Outgoing::Shared(data) => Chunk::Shared(data),
-        };
-        self.queued += chunk.bytes().len();
-        self.items.push_back(Item::Bytes {
-            data: chunk,
-            sent: 0,
-        });
+        match data {
+            Outgoing::Local(data) => self.push_item(data.len(), Item::Local(data)),
+            Outgoing::Shared(data) => self.push_item(data.len(), Item::Shared(data)),
+            Outgoing::Owned(data) => self.push_item(data.len(), Item::Owned(data)),
+            Outgoing::Borrowed(data) => self.push_borrowed(data),
+        }
+    }
+
+    #[inline]
+    fn push_item(&mut self, len: usize, item: Item) {
+        if len == 0 {
+            return;
+        }
+        self.queued += len;
+        self.items.push_back(item);
         self.stalled = false;
+    }
+
+    /// Copies `data` in: a small push goes into the buffer at the back while it stays small
+    /// (a line and then its `\n` make one buffer), a larger one into a buffer of its own.
+    fn push_borrowed(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if data.len() > COALESCE {
+            return self.push_item(data.len(), Item::Owned(data.to_vec()));
+        }
+        if let Some(Item::Owned(back)) = self.items.back_mut() {
+            if back.len() + data.len() <= COALESCE {
+                back.extend_from_slice(data);
+                self.queued += data.len();
+                self.stalled = false;
+                return;
+            }
+        }
+        // Room for the small pushes that may follow it (a burst of replies grows it without
+        // a reallocation; it is freed once sent).
+        let mut buffer = super::pool::take(data.len().max(COALESCE / 4));
+        buffer.extend_from_slice(data);
+        self.push_item(buffer.len(), Item::Owned(buffer));
     }
 
     pub(crate) fn push_producer(&mut self, producer: Box<dyn Producer>) {
@@ -260,6 +305,7 @@ impl OutputQueue {
     /// channel then never closes).
     pub(crate) fn discard(&mut self) {
         self.items.clear();
+        self.front_sent = 0;
         self.queued = 0;
         self.stalled = false;
         if self.close_requested {
@@ -284,7 +330,7 @@ impl OutputQueue {
                 return Next::Idle;
             };
             match front {
-                Item::Bytes { .. } => return Next::Send,
+                Item::Owned(_) | Item::Shared(_) | Item::Local(_) => return Next::Send,
                 Item::Close => return Next::Close,
                 Item::Producer(producer) => match producer.more() {
                     Some(piece) if piece.is_empty() && self.close_requested => {
@@ -299,10 +345,7 @@ impl OutputQueue {
                     }
                     Some(piece) => {
                         self.queued += piece.len();
-                        self.items.push_front(Item::Bytes {
-                            data: Chunk::Owned(piece),
-                            sent: 0,
-                        });
+                        self.items.push_front(Item::Owned(piece));
                     }
                     None => {
                         self.items.pop_front();
@@ -316,60 +359,68 @@ impl OutputQueue {
     /// now (nothing to gather behind them): the common case, sent without building slices.
     pub(crate) fn single(&self, limit: usize) -> Option<&[u8]> {
         let mut items = self.items.iter();
-        let Some(Item::Bytes { data, sent }) = items.next() else {
-            return None;
-        };
-        let bytes = &data.bytes()[*sent..];
-        if bytes.len() < limit && matches!(items.next(), Some(Item::Bytes { .. })) {
+        let bytes = &items.next()?.bytes()?[self.front_sent..];
+        if bytes.len() < limit && items.next().is_some_and(|item| item.bytes().is_some()) {
             return None;
         }
         Some(&bytes[..bytes.len().min(limit)])
     }
 
     /// Fills `slices` with the unsent bytes at the front of the queue, in order, up to the
-    /// first producer or close mark and at most `limit` bytes; returns how many it filled.
-    /// After [`Next::Send`], at least one.
-    pub(crate) fn gather<'q>(&'q self, slices: &mut [IoSlice<'q>], limit: usize) -> usize {
+    /// first producer or close mark and at most `limit` bytes; returns how many slices it
+    /// filled and how many bytes they hold. After [`Next::Send`], at least one.
+    pub(crate) fn gather<'q>(&'q self, slices: &mut [IoSlice<'q>], limit: usize) -> (usize, usize) {
         let mut filled = 0;
         let mut total = 0;
+        let mut skip = self.front_sent;
         for item in &self.items {
             if filled == slices.len() || total >= limit {
                 break;
             }
-            let Item::Bytes { data, sent } = item else {
+            let Some(bytes) = item.bytes() else {
                 break;
             };
-            let bytes = &data.bytes()[*sent..];
+            let bytes = &bytes[skip..];
+            skip = 0;
             let take = bytes.len().min(limit - total);
             slices[filled] = IoSlice::new(&bytes[..take]);
             filled += 1;
             total += take;
         }
-        filled
+        (filled, total)
     }
 
-    /// `n` bytes of the last gathered slices went out.
-    pub(crate) fn consumed(&mut self, mut n: usize) {
+    /// `n` bytes of the last gathered slices went out. The items sent whole are counted
+    /// (their owned buffers given back to the pool on the way), then dropped together in
+    /// place: a broadcast's many small shared buffers cost a few instructions each.
+    pub(crate) fn consumed(&mut self, n: usize) {
         self.queued -= n;
-        while n > 0 {
-            let Some(Item::Bytes { data, sent }) = self.items.front_mut() else {
-                debug_assert!(false, "more consumed than gathered");
-                return;
+        // Counted from the front item's first byte.
+        let mut left = self.front_sent + n;
+        let mut whole = 0;
+        for item in self.items.iter_mut() {
+            let Some(len) = item.bytes().map(<[u8]>::len) else {
+                break;
             };
-            let left = data.bytes().len() - *sent;
-            if n < left {
-                *sent += n;
-                return;
+            if left < len {
+                break;
             }
-            n -= left;
-            if let Some(Item::Bytes {
-                data: Chunk::Owned(buffer),
-                ..
-            }) = self.items.pop_front()
-            {
-                super::pool::give(buffer);
+            left -= len;
+            whole += 1;
+            if let Item::Owned(buffer) = item {
+                super::pool::give(std::mem::take(buffer));
             }
         }
+        debug_assert!(
+            left == 0
+                || self
+                    .items
+                    .get(whole)
+                    .is_some_and(|item| item.bytes().is_some()),
+            "more consumed than gathered"
+        );
+        self.front_sent = left;
+        self.items.drain(..whole);
     }
 }
 
@@ -392,9 +443,10 @@ mod tests {
         let mut out = Vec::new();
         while let Next::Send = queue.next() {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let n = queue.gather(&mut slices, limit);
+            let (n, total) = queue.gather(&mut slices, limit);
             assert!(n > 0);
             let joined: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+            assert_eq!(joined.len(), total);
             let take = joined.len().min(step);
             out.extend_from_slice(&joined[..take]);
             queue.consumed(take);
@@ -412,12 +464,18 @@ mod tests {
         assert_eq!(queue.items.len(), 1);
         queue.push(Outgoing::from(vec![b'x'; 10]));
         queue.push(Outgoing::from(Arc::<[u8]>::from(&b"shared"[..])));
-        assert_eq!(queue.items.len(), 3);
-        assert_eq!(queue.queued(), 16 * 5 + 10 + 6);
+        let local: Rc<[u8]> = Rc::from(&b"local"[..]);
+        queue.push(Outgoing::from(&local));
+        queue.push(Outgoing::from(Rc::<[u8]>::from(&b""[..]))); // dropped, not queued
+        assert_eq!(queue.items.len(), 4);
+        assert_eq!(Rc::strong_count(&local), 2, "queued by reference");
+        assert_eq!(queue.queued(), 16 * 5 + 10 + 6 + 5);
         let out = sent_all(&mut queue, usize::MAX, 7);
+        assert_eq!(Rc::strong_count(&local), 1, "released once sent");
         let mut expected = b"line\n".repeat(16);
         expected.extend_from_slice(&[b'x'; 10]);
         expected.extend_from_slice(b"shared");
+        expected.extend_from_slice(b"local");
         assert_eq!(out, expected);
         assert_eq!(queue.queued(), 0);
     }
@@ -432,9 +490,9 @@ mod tests {
         queue.push(Outgoing::from(vec![4; 1]));
         assert!(matches!(queue.next(), Next::Send));
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        assert_eq!(queue.gather(&mut slices, 150), 2);
+        assert_eq!(queue.gather(&mut slices, 150), (2, 150));
         assert_eq!(slices[1].len(), 50);
-        assert_eq!(queue.gather(&mut slices, usize::MAX), 2);
+        assert_eq!(queue.gather(&mut slices, usize::MAX), (2, 200));
         let out = sent_all(&mut queue, 150, 33);
         let mut expected = vec![1; 100];
         expected.extend([2; 100]);

@@ -1,12 +1,12 @@
 //! ioloop: the room as `examples/chat_server.rs` keeps it: one `AsyncChat` per member, the
-//! members' tokens in the loop's shared state. A line is made once into an `Arc<[u8]>` (the
+//! members' tokens in the loop's shared state. A line is made once into an `Rc<[u8]>` (the
 //! line and its `\n`, one allocation per line said) and pushed to every member by
 //! reference: the sayer's own queue through its `chat`, the others' through
 //! `cx.get_mut::<AsyncChat<_>>(token)`.
 
 use std::io;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use ioloop::chat::{AsyncChat, ChatChannel, ChatHandler, Terminator};
 use ioloop::selector::SelectorKind;
@@ -31,7 +31,7 @@ impl ChatHandler<Room> for Member {
         line: &[u8],
     ) -> io::Result<()> {
         // Exactly sized: the chained iterator's length is known, so one allocation.
-        let text: Arc<[u8]> = line.iter().copied().chain([b'\n']).collect();
+        let text: Rc<[u8]> = line.iter().copied().chain([b'\n']).collect();
         let me = cx.token();
         // By index: `get_mut` needs the context while the list is read.
         for i in 0..cx.state().members.len() {
