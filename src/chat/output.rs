@@ -228,8 +228,10 @@ pub(crate) struct OutputQueue {
 
 impl OutputQueue {
     /// Queues `data`. Each kind has its own path: a broadcast pushes one shared buffer to
-    /// many queues, so that path is a few instructions.
-    #[inline]
+    /// many queues, so that path is a few instructions. Always inline: in
+    /// [`ChatChannel::push`](super::ChatChannel::push), made for each type it takes, the kind
+    /// is then known and the match goes.
+    #[inline(always)]
     pub(crate) fn push(&mut self, data: Outgoing<'_>) {
         match data {
             Outgoing::Local(data) => self.push_item(data.len(), Item::Local(data)),
@@ -251,7 +253,25 @@ impl OutputQueue {
 
     /// Copies `data` in: a small push goes into the buffer at the back while it stays small
     /// (a line and then its `\n` make one buffer), a larger one into a buffer of its own.
+    /// The usual case, a buffer at the back with room, is inline (a line echo pushes twice
+    /// per line).
+    #[inline]
     fn push_borrowed(&mut self, data: &[u8]) {
+        if let Some(Item::Owned(back)) = self.items.back_mut() {
+            if !data.is_empty() && data.len() <= back.capacity() - back.len() {
+                // Into the room it already has (a buffer is made with room for the small
+                // pushes that follow it): a copy, never a reallocation.
+                back.extend_from_slice(data);
+                self.queued += data.len();
+                self.stalled = false;
+                return;
+            }
+        }
+        self.push_borrowed_apart(data);
+    }
+
+    /// [`push_borrowed`](Self::push_borrowed) when the buffer at the back has no room.
+    fn push_borrowed_apart(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
