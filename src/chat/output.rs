@@ -520,4 +520,91 @@ mod tests {
         expected.push(4);
         assert_eq!(out, expected);
     }
+
+    /// A small deterministic generator (xorshift), so the random test needs no crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// Pushes of every kind (sizes either side of the coalescing and flattening limits,
+    /// empty ones, producers), drained by gathers of random limits and sends that take a
+    /// random part: the bytes come out whole and in order, and the count of queued bytes
+    /// stays true throughout.
+    #[test]
+    fn random_pushes_and_partial_sends_keep_every_byte_in_order() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..300 {
+            let mut queue = OutputQueue::default();
+            let mut expected = Vec::new();
+            let mut out = Vec::new();
+            let mut next_byte = 0u8;
+            let mut make = |rng: &mut Rng| -> Vec<u8> {
+                let len = match rng.below(10) {
+                    0 => 0,
+                    1 => COALESCE + rng.below(100),
+                    2 => SMALL_SLICE + rng.below(3000),
+                    _ => 1 + rng.below(100),
+                };
+                (0..len)
+                    .map(|_| {
+                        next_byte = next_byte.wrapping_add(1);
+                        next_byte
+                    })
+                    .collect()
+            };
+            for _ in 0..rng.below(40) {
+                let data = make(&mut rng);
+                match rng.below(6) {
+                    0 => queue.push(Outgoing::from(data.as_slice())),
+                    1 => queue.push(Outgoing::from(data.clone())),
+                    2 => queue.push(Outgoing::from(Arc::<[u8]>::from(data.as_slice()))),
+                    3 => queue.push(Outgoing::from(Rc::<[u8]>::from(data.as_slice()))),
+                    4 => {
+                        let mut pieces = vec![make(&mut rng), data.clone()];
+                        pieces.retain(|piece| !piece.is_empty()); // empty means "nothing yet"
+                        let mut all: Vec<u8> = Vec::new();
+                        for piece in pieces.iter().rev() {
+                            all.extend_from_slice(piece);
+                        }
+                        expected.extend_from_slice(&all);
+                        queue.push_producer(Box::new(move || pieces.pop()));
+                        continue;
+                    }
+                    _ => queue.push(Outgoing::from(data.as_slice())),
+                }
+                expected.extend_from_slice(&data);
+            }
+            let mut turns = 0;
+            while let Next::Send = queue.next() {
+                turns += 1;
+                assert!(turns < 100_000, "the queue does not drain");
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let capacity = 1 + rng.below(MAX_SLICES);
+                let limit = 1 + rng.below(40_000);
+                let (n, total) = queue.gather(&mut slices[..capacity], limit);
+                assert!(n > 0 && total > 0 && total <= limit);
+                let joined: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+                assert_eq!(joined.len(), total);
+                let take = if rng.below(2) == 0 {
+                    total
+                } else {
+                    1 + rng.below(total)
+                };
+                let before = queue.queued();
+                out.extend_from_slice(&joined[..take]);
+                queue.consumed(take);
+                assert_eq!(queue.queued(), before - take);
+            }
+            assert!(out == expected, "the bytes differ");
+            assert_eq!(queue.queued(), 0);
+            assert!(!queue.wants_to_send());
+        }
+    }
 }
