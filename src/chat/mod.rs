@@ -1379,7 +1379,7 @@ impl<H> AsyncChat<H> {
         self.channel.push(data)
     }
 
-    /// Sends what the socket takes now, the queued buffers together in one vectored send
+    /// Sends what the socket takes now, the queued buffers together in one send
     /// (at most `out_buffer_size` bytes per send); closes once a `close_when_done` mark is
     /// reached.
     fn initiate_send<S: 'static>(&mut self, cx: &mut Context<'_, S>) -> io::Result<()> {

@@ -1,7 +1,7 @@
 //! The output queue of a chat channel: pushed buffers (sent from a cursor; owned and shared
 //! buffers are never copied, small borrowed pushes are gathered into one buffer), producers
 //! asked only when there is room, and the `close_when_done` mark. The buffers at the front
-//! go out together, in one vectored send.
+//! go out together, in one send: copied into one buffer when they are small, else vectored.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
