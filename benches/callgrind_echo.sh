@@ -17,6 +17,10 @@
 # BENCH=http_keepalive per request (peers mio and ioloop-KIND; SCENARIO is ignored).
 # BENCH=tls_echo counts the TLS echo (built with --features tls; peers mio-rustls and
 # ioloop-KIND; scenarios bandwidth, per 64 KiB message, and handshake, per handshake).
+# CLIENT_ARGS (split into words) are added to the client's command line: the options of
+# the load, e.g. CLIENT_ARGS="--inflight 1" (broadcast: --members M, --inflight P;
+# http_keepalive: --conns C; tls_echo: --conns C, --size S). Not --secs: SECS sets it, and
+# how long the server lives. The servers take no option of their own.
 #
 # Use the latency scenario to compare loops: one message per wake-up for every peer. In
 # the batched scenarios a slower server gathers more messages per read, so a costlier loop
@@ -24,13 +28,14 @@
 # process, which callgrind does not follow.
 set -euo pipefail
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 scenario=${1:-latency}
 secs=${2:-5}
 shift $(( $# > 2 ? 2 : $# ))
 peers=("$@")
+read -r -a client_args <<<"${CLIENT_ARGS:-}"
 bench_name=${BENCH:-echo}
 if [ ${#peers[@]} -eq 0 ]; then
     case "$bench_name" in
@@ -70,7 +75,7 @@ for peer in "${peers[@]}"; do
         sleep 0.1
     done
     [ -n "$addr" ] || { echo "callgrind_echo: $peer did not start" >&2; kill "$server"; exit 1; }
-    result=$("$bench" --client "$addr" ${FRAMING:+--framing "$FRAMING"} --scenarios "$scenario" --secs "$secs")
+    result=$("$bench" --client "$addr" ${FRAMING:+--framing "$FRAMING"} --scenarios "$scenario" --secs "$secs" "${client_args[@]}")
     wait "$server"
     messages=$(sed -n 's/.*; \([0-9]*\) echoed in all.*/\1/p' <<<"$result")
     ir=$(sed -n 's/^==[0-9]*== Collected : //p' "$out/$peer.valgrind.log")

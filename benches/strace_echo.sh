@@ -13,11 +13,16 @@
 # BENCH=broadcast counts per delivered line, BENCH=http_keepalive per request (mio, ioloop-KIND).
 # BENCH=tls_echo (built with --features tls): per 64 KiB message (scenario bandwidth) or per
 # handshake (handshake); peers mio-rustls, ioloop-KIND.
+# CLIENT_ARGS (split into words) are added to the client's command line: the options of the
+# load, e.g. CLIENT_ARGS="--inflight 1" (broadcast: --members M, --inflight P;
+# http_keepalive: --conns C; tls_echo: --conns C, --size S). Not --secs: SECS sets it, and
+# how long the server lives. The servers take no option of their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peer=${1:-ioloop-epoll}
 scenario=${2:-throughput}
 secs=${3:-2}
+read -r -a client_args <<<"${CLIENT_ARGS:-}"
 features=()
 [[ ${BENCH:-echo} == tls_echo ]] && features=(--features tls)
 bin=$(cargo bench -p ioloop-benches "${features[@]}" --no-run --bench "${BENCH:-echo}" --message-format=json 2>/dev/null |
@@ -43,7 +48,7 @@ for _ in $(seq 100); do
 done
 addr=$(sed -n 's/^listening on //p' "$dir/serve.out")
 [[ -n $addr ]] || { echo "the server did not start" >&2; kill "$server"; exit 1; }
-"$bin" --client "$addr" ${FRAMING:+--framing "$FRAMING"} --scenarios "$scenario" --secs "$secs" | tee "$dir/client.out"
+"$bin" --client "$addr" ${FRAMING:+--framing "$FRAMING"} --scenarios "$scenario" --secs "$secs" "${client_args[@]}" | tee "$dir/client.out"
 wait "$server"
 echoed=$(sed -n 's/.*; \([0-9]*\) echoed in all.*/\1/p' "$dir/client.out")
 echo "== $peer, $scenario: $tracer of the server process (its idle main thread included)"

@@ -27,6 +27,8 @@ mod counting_alloc;
 #[allow(dead_code)] // `process` is for the Python peers of the echo benches
 #[path = "../echo/cpu_clock.rs"]
 mod cpu_clock;
+#[path = "../common/options.rs"]
+mod options;
 mod servers;
 #[allow(dead_code)] // `Outcome` and `summarize` are the echo bench's
 #[path = "../echo/stats.rs"]
@@ -41,6 +43,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use options::CommandLine;
 use servers::{Peer, Started};
 
 #[global_allocator]
@@ -51,74 +54,38 @@ const LINE: usize = 64;
 /// Lines in the cycle of the bytes said (a prime).
 const CYCLE_LINES: usize = 251;
 
-struct Options {
-    rounds: usize,
-    secs: f64,
+/// This bench's own options (the shared ones: `../common/options.rs`).
+struct Own {
+    /// `--members M` (1 to 1000, default 100): the room's members, the sayer included.
     members: usize,
+    /// `--inflight P` (1 to 1000, default 16): lines said and not yet at the slowest member.
     inflight: usize,
-    peers: Vec<Peer>,
-    serve: Option<Peer>,
-    client: Option<SocketAddr>,
 }
 
+type Options = options::Options<Peer, Own>;
+
 fn parse_options() -> Options {
-    let mut options = Options {
-        rounds: 3,
+    let mut options = CommandLine {
+        bench: "broadcast",
         secs: 1.0,
-        members: 100,
-        inflight: 16,
         peers: Peer::all(),
-        serve: None,
-        client: None,
-    };
-    let mut secs_given = false;
-    let die = |what: &str| -> ! {
-        eprintln!("broadcast bench: {what}");
-        std::process::exit(2)
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .unwrap_or_else(|| die(&format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--rounds" => options.rounds = value().parse().unwrap_or_else(|_| die("--rounds N")),
-            "--secs" => {
-                options.secs = value().parse().unwrap_or_else(|_| die("--secs F"));
-                secs_given = true;
-            }
-            "--serve" => {
-                let name = value();
-                options.serve = Some(
-                    Peer::parse(&name).unwrap_or_else(|| die(&format!("unknown peer {name}"))),
-                );
-            }
-            "--client" => {
-                options.client = Some(value().parse().unwrap_or_else(|_| die("--client IP:PORT")))
-            }
-            "--members" => options.members = value().parse().unwrap_or_else(|_| die("--members M")),
-            "--inflight" => {
-                options.inflight = value().parse().unwrap_or_else(|_| die("--inflight P"))
-            }
-            "--peers" => {
-                options.peers = value()
-                    .split(',')
-                    .map(|name| {
-                        Peer::parse(name).unwrap_or_else(|| die(&format!("unknown peer {name}")))
-                    })
-                    .collect()
-            }
-            _ => {} // what cargo bench passes
-        }
+        peer: Peer::parse,
+        own: Own {
+            members: 100,
+            inflight: 16,
+        },
+        flags: &[
+            ("--members", |own, value| {
+                options::set(&mut own.members, value, "--members M")
+            }),
+            ("--inflight", |own, value| {
+                options::set(&mut own.inflight, value, "--inflight P")
+            }),
+        ],
     }
-    if options.serve.is_some() && !secs_given {
-        options.secs = 10.0;
-    }
-    options.rounds = options.rounds.clamp(1, 20);
-    options.secs = options.secs.clamp(0.1, 60.0);
-    options.members = options.members.clamp(1, 1000);
-    options.inflight = options.inflight.clamp(1, 1000);
+    .parse();
+    options.own.members = options.own.members.clamp(1, 1000);
+    options.own.inflight = options.own.inflight.clamp(1, 1000);
     options
 }
 
@@ -185,7 +152,7 @@ fn run(
     warmup: Duration,
 ) -> io::Result<Outcome> {
     let table = table();
-    let members = options.members;
+    let members = options.own.members;
     let mut poll = Poll::new()?;
     // The sayer connects last: the server accepts in order, so by the time it reads the
     // sayer's first line every other member is in the room.
@@ -233,7 +200,7 @@ fn run(
             ));
         }
         // The sayer keeps `inflight` lines on their way to the slowest member.
-        while now < issue_until && issued - done < options.inflight as u64 {
+        while now < issue_until && issued - done < options.own.inflight as u64 {
             out.extend_from_slice(expected(&table, issued * LINE as u64, LINE));
             issued += 1;
             started.push_back(now);
@@ -354,8 +321,8 @@ fn main() {
         .collect();
     println!(
         "broadcast: {} members, {} lines in flight, {} round(s), {:.1} s measured (+{} ms warm-up) per run, peers in alternation",
-        options.members,
-        options.inflight,
+        options.own.members,
+        options.own.inflight,
         options.rounds,
         options.secs,
         warmup.as_millis()
@@ -404,7 +371,7 @@ fn main() {
     println!();
     println!(
         "medians over {} round(s); delivered = lines said × {} members; CPU and allocations: the server thread's, per delivered line",
-        options.rounds, options.members
+        options.rounds, options.own.members
     );
     println!(
         "| peer | lines said/s | delivered/s | × mio | p50 µs | p99 µs | server CPU ns/delivered | CPU × mio | allocations/delivered |"

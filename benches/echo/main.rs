@@ -17,9 +17,10 @@
 //!
 //! All traffic is on 127.0.0.1; every loop is bounded in time and count.
 //!
-//! The files: `cli.rs` (the options), `servers/` (the peers), `scenarios.rs`, `load.rs` (the
-//! closed-loop client), `connect_storm.rs`, `pattern.rs` (the bytes sent), `cpu_clock.rs`,
-//! `stats.rs` and `report.rs` (what is printed).
+//! The files: `cli.rs` (the options, over the benches' shared `../common/options.rs`),
+//! `servers/` (the peers), `scenarios.rs`, `load.rs` (the closed-loop client),
+//! `connect_storm.rs`, `pattern.rs` (the bytes sent), `cpu_clock.rs`, `stats.rs` and
+//! `report.rs` (what is printed).
 
 mod cli;
 mod connect_storm;
@@ -28,6 +29,8 @@ mod deadlines;
 #[path = "../../examples/echo_server/echo.rs"]
 mod echo;
 mod load;
+#[path = "../common/options.rs"]
+mod options;
 mod pattern;
 mod report;
 mod scenarios;
@@ -51,7 +54,7 @@ fn main() {
     if let Some(peer) = options.serve {
         serve(peer, measure);
     } else if let Some(addr) = options.client {
-        load_only(addr, &options.scenarios, warmup, measure);
+        load_only(addr, &options.own.scenarios, warmup, measure);
     } else {
         compare(&options, warmup, measure);
     }
@@ -97,9 +100,9 @@ fn compare(options: &Options, warmup: Duration, measure: Duration) {
     );
     // results[scenario][peer] = outcomes over rounds
     let mut results: Vec<Vec<Vec<Outcome>>> =
-        vec![vec![Vec::new(); peers.len()]; options.scenarios.len()];
+        vec![vec![Vec::new(); peers.len()]; options.own.scenarios.len()];
     for round in 0..options.rounds {
-        for (s, &sc) in options.scenarios.iter().enumerate() {
+        for (s, &sc) in options.own.scenarios.iter().enumerate() {
             for (p, (peer, addr, clock)) in peers.iter().enumerate() {
                 let outcome = load::run_measured(*addr, clock, sc, warmup, measure)
                     .unwrap_or_else(|e| panic!("{} against {}: {e}", sc.name, peer.name()));
@@ -109,5 +112,5 @@ fn compare(options: &Options, warmup: Duration, measure: Duration) {
         }
     }
     let peers: Vec<Peer> = peers.into_iter().map(|(peer, _, _)| peer).collect();
-    report::medians_table(options.rounds, &options.scenarios, &peers, &results);
+    report::medians_table(options.rounds, &options.own.scenarios, &peers, &results);
 }

@@ -24,6 +24,8 @@
 #[allow(dead_code)] // `process` is for the Python peers of the echo benches
 #[path = "../echo/cpu_clock.rs"]
 mod cpu_clock;
+#[path = "../common/options.rs"]
+mod options;
 mod servers;
 #[allow(dead_code)] // `Outcome` and `summarize` are the echo bench's
 #[path = "../echo/stats.rs"]
@@ -38,74 +40,32 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use cpu_clock::CpuClock;
+use options::CommandLine;
 use servers::{BODY, Peer};
 
 /// What `ab -k` sends, give or take the agent's name.
 const REQUEST: &[u8] =
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: ioloop-bench\r\nAccept: */*\r\n\r\n";
 
-struct Options {
-    rounds: usize,
-    secs: f64,
+/// This bench's own options (the shared ones: `../common/options.rs`).
+struct Own {
+    /// `--conns C` (1 to 1000, default 50): connections, one request in flight on each.
     conns: usize,
-    peers: Vec<Peer>,
-    serve: Option<Peer>,
-    client: Option<SocketAddr>,
 }
 
-fn parse_options() -> Options {
-    let mut options = Options {
-        rounds: 3,
+fn parse_options() -> options::Options<Peer, Own> {
+    let mut options = CommandLine {
+        bench: "http_keepalive",
         secs: 1.0,
-        conns: 50,
         peers: Peer::all(),
-        serve: None,
-        client: None,
-    };
-    let mut secs_given = false;
-    let die = |what: &str| -> ! {
-        eprintln!("http_keepalive bench: {what}");
-        std::process::exit(2)
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .unwrap_or_else(|| die(&format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--rounds" => options.rounds = value().parse().unwrap_or_else(|_| die("--rounds N")),
-            "--secs" => {
-                options.secs = value().parse().unwrap_or_else(|_| die("--secs F"));
-                secs_given = true;
-            }
-            "--serve" => {
-                let name = value();
-                options.serve = Some(
-                    Peer::parse(&name).unwrap_or_else(|| die(&format!("unknown peer {name}"))),
-                );
-            }
-            "--conns" => options.conns = value().parse().unwrap_or_else(|_| die("--conns C")),
-            "--client" => {
-                options.client = Some(value().parse().unwrap_or_else(|_| die("--client IP:PORT")))
-            }
-            "--peers" => {
-                options.peers = value()
-                    .split(',')
-                    .map(|name| {
-                        Peer::parse(name).unwrap_or_else(|| die(&format!("unknown peer {name}")))
-                    })
-                    .collect()
-            }
-            _ => {} // what cargo bench passes
-        }
+        peer: Peer::parse,
+        own: Own { conns: 50 },
+        flags: &[("--conns", |own, value| {
+            options::set(&mut own.conns, value, "--conns C")
+        })],
     }
-    if options.serve.is_some() && !secs_given {
-        options.secs = 10.0;
-    }
-    options.rounds = options.rounds.clamp(1, 20);
-    options.secs = options.secs.clamp(0.1, 60.0);
-    options.conns = options.conns.clamp(1, 1000);
+    .parse();
+    options.own.conns = options.own.conns.clamp(1, 1000);
     options
 }
 
@@ -271,7 +231,7 @@ fn main() {
         return;
     }
     if let Some(addr) = options.client {
-        match run(addr, None, options.conns, options.secs) {
+        match run(addr, None, options.own.conns, options.secs) {
             Ok(o) => println!(
                 "{addr}: {:.0} requests/s, p50 {:.1} µs, p99 {:.1} µs; {} echoed in all",
                 o.rate, o.p50_us, o.p99_us, o.total
@@ -293,12 +253,12 @@ fn main() {
         .collect();
     println!(
         "http_keepalive: {} connections, one request in flight each, {} round(s), {:.1} s measured (+200 ms warm-up) per run, peers in alternation",
-        options.conns, options.rounds, options.secs
+        options.own.conns, options.rounds, options.secs
     );
     let mut results: Vec<Vec<Outcome>> = vec![Vec::new(); servers.len()];
     for round in 0..options.rounds {
         for (p, (peer, addr, clock)) in servers.iter().enumerate() {
-            let o = run(*addr, Some(clock), options.conns, options.secs)
+            let o = run(*addr, Some(clock), options.own.conns, options.secs)
                 .unwrap_or_else(|e| panic!("http_keepalive against {}: {e}", peer.name()));
             println!(
                 "round {} {:<14} {:>9.0} requests/s p50 {:>8.1} µs p99 {:>8.1} µs CPU {:>6.0} ns/request",

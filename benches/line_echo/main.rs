@@ -43,6 +43,8 @@ mod cpu_clock;
 mod deadlines;
 #[path = "../echo/load.rs"]
 mod load;
+#[path = "../common/options.rs"]
+mod options;
 mod pattern;
 #[path = "../echo/report.rs"]
 mod report;
@@ -69,9 +71,10 @@ fn main() {
     let _children = ChildGuard;
     let mut options = cli::parse_options();
     let framings = parse_framings();
-    if options.scenarios.len() == scenarios::SCENARIOS.len() {
+    if options.own.scenarios.len() == scenarios::SCENARIOS.len() {
         // Not chosen on the command line: the two line scenarios.
         options
+            .own
             .scenarios
             .retain(|sc| sc.name == "latency" || sc.name == "throughput");
     }
@@ -83,7 +86,7 @@ fn main() {
         std::thread::sleep(measure);
     } else if let Some(addr) = options.client {
         pattern::set_framing(framings[0]);
-        load_only(addr, &options.scenarios, warmup, measure);
+        load_only(addr, &options.own.scenarios, warmup, measure);
     } else {
         for framing in framings {
             compare(framing, &options, warmup, measure);
@@ -146,9 +149,9 @@ fn compare(framing: Framing, options: &Options, warmup: Duration, measure: Durat
         warmup.as_millis()
     );
     let mut results: Vec<Vec<Vec<Outcome>>> =
-        vec![vec![Vec::new(); peers.len()]; options.scenarios.len()];
+        vec![vec![Vec::new(); peers.len()]; options.own.scenarios.len()];
     for round in 0..options.rounds {
-        for (s, &sc) in options.scenarios.iter().enumerate() {
+        for (s, &sc) in options.own.scenarios.iter().enumerate() {
             for (p, (peer, addr, clock)) in peers.iter().enumerate() {
                 let outcome = load::run_measured(*addr, clock, sc, warmup, measure)
                     .unwrap_or_else(|e| panic!("{} against {}: {e}", sc.name, peer.name()));
@@ -158,5 +161,5 @@ fn compare(framing: Framing, options: &Options, warmup: Duration, measure: Durat
         }
     }
     let peers: Vec<Peer> = peers.into_iter().map(|(peer, _, _)| peer).collect();
-    report::medians_table(options.rounds, &options.scenarios, &peers, &results);
+    report::medians_table(options.rounds, &options.own.scenarios, &peers, &results);
 }

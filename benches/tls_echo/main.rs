@@ -26,6 +26,8 @@ mod client;
 #[allow(dead_code)] // `process` is for the Python peers of the echo benches
 #[path = "../echo/cpu_clock.rs"]
 mod cpu_clock;
+#[path = "../common/options.rs"]
+mod options;
 mod servers;
 #[allow(dead_code)] // `Outcome` and `summarize` are the echo bench's
 #[path = "../echo/stats.rs"]
@@ -36,6 +38,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use cpu_clock::CpuClock;
+use options::CommandLine;
 use servers::Peer;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -53,87 +56,51 @@ impl Scenario {
             Scenario::Handshake => "handshake",
         }
     }
+
+    fn named(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|sc| sc.name() == name)
+    }
 }
 
-struct Options {
-    rounds: usize,
-    secs: f64,
+/// This bench's own options (the shared ones: `../common/options.rs`).
+struct Own {
+    /// `--conns C` (1 to 1000, default 4): connections of the bandwidth scenario.
     conns: usize,
+    /// `--size S` (1 byte to 16 MiB, default 64 KiB): its message size.
     size: usize,
-    peers: Vec<Peer>,
+    /// `--scenarios a,b` (default both).
     scenarios: Vec<Scenario>,
-    serve: Option<Peer>,
-    client: Option<SocketAddr>,
 }
+
+type Options = options::Options<Peer, Own>;
 
 fn parse_options() -> Options {
-    let mut options = Options {
-        rounds: 3,
+    let mut options = CommandLine {
+        bench: "tls_echo",
         secs: 2.0,
-        conns: 4,
-        size: 64 * 1024,
         peers: Peer::all(),
-        scenarios: Scenario::ALL.to_vec(),
-        serve: None,
-        client: None,
-    };
-    let mut secs_given = false;
-    let die = |what: &str| -> ! {
-        eprintln!("tls_echo bench: {what}");
-        std::process::exit(2)
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .unwrap_or_else(|| die(&format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--rounds" => options.rounds = value().parse().unwrap_or_else(|_| die("--rounds N")),
-            "--secs" => {
-                options.secs = value().parse().unwrap_or_else(|_| die("--secs F"));
-                secs_given = true;
-            }
-            "--conns" => options.conns = value().parse().unwrap_or_else(|_| die("--conns C")),
-            "--size" => options.size = value().parse().unwrap_or_else(|_| die("--size S")),
-            "--peers" => {
-                options.peers = value()
-                    .split(',')
-                    .map(|name| {
-                        Peer::parse(name).unwrap_or_else(|| die(&format!("unknown peer {name}")))
-                    })
-                    .collect()
-            }
-            "--scenarios" => {
-                options.scenarios = value()
-                    .split(',')
-                    .map(|name| {
-                        Scenario::ALL
-                            .into_iter()
-                            .find(|sc| sc.name() == name)
-                            .unwrap_or_else(|| die(&format!("unknown scenario {name}")))
-                    })
-                    .collect()
-            }
-            "--serve" => {
-                let name = value();
-                options.serve = Some(
-                    Peer::parse(&name).unwrap_or_else(|| die(&format!("unknown peer {name}"))),
-                );
-            }
-            "--client" => {
-                options.client = Some(value().parse().unwrap_or_else(|_| die("--client IP:PORT")))
-            }
-            _ => {} // what cargo bench passes
-        }
+        peer: Peer::parse,
+        own: Own {
+            conns: 4,
+            size: 64 * 1024,
+            scenarios: Scenario::ALL.to_vec(),
+        },
+        flags: &[
+            ("--conns", |own, value| {
+                options::set(&mut own.conns, value, "--conns C")
+            }),
+            ("--size", |own, value| {
+                options::set(&mut own.size, value, "--size S")
+            }),
+            ("--scenarios", |own, value| {
+                own.scenarios = options::list(value, Scenario::named, "scenario")?;
+                Ok(())
+            }),
+        ],
     }
-    if options.serve.is_some() && !secs_given {
-        options.secs = 10.0;
-    }
-    options.rounds = options.rounds.clamp(1, 20);
-    options.secs = options.secs.clamp(0.1, 60.0);
-    options.conns = options.conns.clamp(1, 1000);
-    options.size = options.size.clamp(1, 16 << 20);
+    .parse();
+    options.own.conns = options.own.conns.clamp(1, 1000);
+    options.own.size = options.own.size.clamp(1, 16 << 20);
     options
 }
 
@@ -161,11 +128,14 @@ fn run(
     let measure = Duration::from_secs_f64(options.secs);
     let mut cpu_before = None;
     let count = match sc {
-        Scenario::Bandwidth => {
-            client::bandwidth(addr, options.conns, options.size, warmup, measure, || {
-                cpu_before = clock.and_then(CpuClock::nanos)
-            })?
-        }
+        Scenario::Bandwidth => client::bandwidth(
+            addr,
+            options.own.conns,
+            options.own.size,
+            warmup,
+            measure,
+            || cpu_before = clock.and_then(CpuClock::nanos),
+        )?,
         Scenario::Handshake => {
             cpu_before = clock.and_then(CpuClock::nanos);
             client::handshakes(addr, warmup, measure)?
@@ -186,7 +156,7 @@ fn run(
     };
     let rate = count.measured as f64 / options.secs;
     let mbps = match sc {
-        Scenario::Bandwidth => rate * options.size as f64 / 1e6,
+        Scenario::Bandwidth => rate * options.own.size as f64 / 1e6,
         Scenario::Handshake => f64::NAN,
     };
     Ok(Outcome {
@@ -207,7 +177,7 @@ fn main() {
         return;
     }
     if let Some(addr) = options.client {
-        for &sc in &options.scenarios {
+        for &sc in &options.own.scenarios {
             match run(addr, None, sc, &options) {
                 Ok(o) => println!(
                     "{addr} {}: {:.0}/s, {:.1} MB/s, p50 {:.1} µs; {} echoed in all",
@@ -241,13 +211,13 @@ fn compare(options: &Options) {
         .collect();
     println!(
         "tls_echo: bandwidth {} connections × one {}-byte message in flight; handshake one at a time; {} round(s), {:.1} s measured (+200 ms warm-up) per run, peers in alternation",
-        options.conns, options.size, options.rounds, options.secs
+        options.own.conns, options.own.size, options.rounds, options.secs
     );
     // results[scenario][peer] = outcomes over rounds
     let mut results: Vec<Vec<Vec<Outcome>>> =
-        vec![vec![Vec::new(); servers.len()]; options.scenarios.len()];
+        vec![vec![Vec::new(); servers.len()]; options.own.scenarios.len()];
     for round in 0..options.rounds {
-        for (s, &sc) in options.scenarios.iter().enumerate() {
+        for (s, &sc) in options.own.scenarios.iter().enumerate() {
             for (p, (peer, addr, clock)) in servers.iter().enumerate() {
                 let o = run(*addr, Some(clock), sc, options)
                     .unwrap_or_else(|e| panic!("{} against {}: {e}", sc.name(), peer.name()));
@@ -265,7 +235,7 @@ fn compare(options: &Options) {
             }
         }
     }
-    for (s, &sc) in options.scenarios.iter().enumerate() {
+    for (s, &sc) in options.own.scenarios.iter().enumerate() {
         let medians: Vec<Outcome> = results[s]
             .iter()
             .map(|runs| {
