@@ -110,8 +110,12 @@ mod linux {
             );
             connections = fits;
         }
+        // The example caps its connections (1 000 by default): lift the cap to the count
+        // measured, or the listener pauses there and the rest wait in the backlog.
+        let cap = connections.to_string();
         let mut child = Command::new(&path)
             .args(["--addr", "127.0.0.1:0", "--selector", &selector])
+            .args(["--max-connections", &cap])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
