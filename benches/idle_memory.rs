@@ -7,7 +7,9 @@
 //! 2. after one empty line from each (no answer; the server has read from every socket).
 //!
 //! `cargo bench --bench idle_memory` (options after `--`: `--connections C`,
-//! `--selector NAME`). Linux only (it reads `/proc`); elsewhere it says so and exits.
+//! `--selector NAME`, `--no-deadlines`: the server without its default idle, line and drain
+//! timeouts, to show what their per-connection clocks cost). Linux only (it reads `/proc`);
+//! elsewhere it says so and exits.
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -70,6 +72,7 @@ mod linux {
     pub fn main() -> io::Result<()> {
         let mut connections = 10_000usize;
         let mut selector = "auto".to_string();
+        let mut deadlines = true;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -81,6 +84,7 @@ mod linux {
                         .clamp(1, 100_000);
                 }
                 "--selector" => selector = args.next().unwrap_or(selector),
+                "--no-deadlines" => deadlines = false,
                 _ => {}
             }
         }
@@ -116,6 +120,18 @@ mod linux {
         let mut child = Command::new(&path)
             .args(["--addr", "127.0.0.1:0", "--selector", &selector])
             .args(["--max-connections", &cap])
+            .args(if deadlines {
+                &[][..]
+            } else {
+                &[
+                    "--idle-timeout",
+                    "0",
+                    "--line-timeout",
+                    "0",
+                    "--drain-timeout",
+                    "0",
+                ][..]
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
