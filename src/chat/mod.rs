@@ -215,8 +215,9 @@ impl ChatChannel {
     /// never copied; a shared `Rc<[u8]>` or `Arc<[u8]>` is queued by reference, so pushing
     /// one line to many channels keeps no copy per channel; a borrowed slice is copied, and
     /// small ones are gathered with the small pushes next to them into one buffer. Whatever
-    /// is queued goes out together: one send per wake-up, not one per push (small buffers
-    /// copied into one for that send, larger ones in one vectored send). (Python's `push`.)
+    /// is queued goes out together: one send per wake-up, not one per push (buffers that
+    /// are small on average copied into one for that send, others in one vectored send).
+    /// (Python's `push`.)
     ///
     /// # Errors
     ///
@@ -1618,14 +1619,19 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
     }
 }
 
-/// Sends gathered slices: small ones copied into one buffer and sent with a plain send (see
-/// [`SMALL_SLICE`]), others in one vectored send.
+/// Sends gathered slices: small ones (on average) copied into one buffer and sent with a
+/// plain send (see [`SMALL_SLICE`]), others in one vectored send.
 fn send_gathered<S: 'static>(
     cx: &mut Context<'_, S>,
     slices: &[IoSlice<'_>],
     total: usize,
 ) -> io::Result<usize> {
     if slices.len() < 2 || total > slices.len() * SMALL_SLICE {
+        return cx.send_vectored(slices);
+    }
+    // Over TLS the plaintext is copied into records anyway: no copy before that one.
+    #[cfg(feature = "tls")]
+    if cx.is_tls() {
         return cx.send_vectored(slices);
     }
     let mut flat = pool::take(total);

@@ -22,10 +22,12 @@ pub(crate) const MAX_SLICES: usize = 64;
 
 /// Gathered buffers averaging at most this many bytes are copied into one buffer and sent
 /// with a plain send, not a vectored one. Linux's TCP charges far more for each segment of
-/// a vectored send than copying a small segment costs (a broadcast of 16 queued 65-byte
-/// lines per send cost 1.6x the kernel time of one contiguous send; see BENCHMARKS.md), and
-/// the kernel copies the bytes anyway. The queue still holds shared buffers by reference:
-/// only the send copies, into a pooled buffer, with no allocation.
+/// a vectored send (about 140 ns here) than copying a small segment costs (a broadcast of 16
+/// queued 65-byte lines per send cost about 1.5x the kernel time of one contiguous send;
+/// see BENCHMARKS.md), and the kernel copies the bytes anyway. The rule is on the average:
+/// the copy costs in proportion to the bytes, the segments in proportion to their number.
+/// The queue still holds shared buffers by reference: only the send copies, into a pooled
+/// buffer (in steady state, no allocation).
 pub(crate) const SMALL_SLICE: usize = 1024;
 
 /// What [`ChatChannel::push`](super::ChatChannel::push) takes: owned bytes (queued as they
@@ -53,6 +55,7 @@ pub(crate) const SMALL_SLICE: usize = 1024;
 /// assert_eq!(Arc::strong_count(&line), 101);
 /// # drop(for_each_member);
 /// ```
+#[non_exhaustive]
 pub enum Outgoing<'a> {
     /// Queued as it is.
     Owned(Vec<u8>),
@@ -182,6 +185,7 @@ enum Item {
     Owned(Vec<u8>),
     /// A shared buffer, released once sent.
     Shared(Arc<[u8]>),
+    /// A shared buffer of the loop's thread, released once sent.
     Local(Rc<[u8]>),
     Producer(Box<dyn Producer>),
     Close,
@@ -258,7 +262,10 @@ impl OutputQueue {
     #[inline]
     fn push_borrowed(&mut self, data: &[u8]) {
         if let Some(Item::Owned(back)) = self.items.back_mut() {
-            if !data.is_empty() && data.len() <= back.capacity() - back.len() {
+            if !data.is_empty()
+                && data.len() <= COALESCE
+                && data.len() <= back.capacity() - back.len()
+            {
                 // Into the room it already has (a buffer is made with room for the small
                 // pushes that follow it): a copy, never a reallocation.
                 back.extend_from_slice(data);

@@ -22,7 +22,9 @@ thread_local! {
 pub(crate) fn take(capacity: usize) -> Vec<u8> {
     match SPARE.try_with(|spare| spare.borrow_mut().pop()) {
         Ok(Some(mut buffer)) => {
-            buffer.reserve(capacity);
+            // Exactly: a doubled spare could pass MAX_CAPACITY and be dropped by `give`,
+            // to be allocated again by the next take.
+            buffer.reserve_exact(capacity);
             buffer
         }
         _ => Vec::with_capacity(capacity),
