@@ -127,7 +127,11 @@ enum PrefixState {
 /// ```
 pub struct Framer {
     terminator: Terminator,
-    finder: Option<memmem::Finder<'static>>,
+    /// The searcher of a terminator of several bytes, kept across `set_terminator` while the
+    /// bytes stay the same. Boxed and made only for such terminators: it is 288 bytes, and a
+    /// one-byte terminator (a line's `\n`) is found with memchr, so a line channel does not
+    /// carry it.
+    finder: Option<Box<memmem::Finder<'static>>>,
     /// For `Count`: bytes still wanted (0: spent).
     count_left: usize,
     prefix_state: PrefixState,
@@ -165,10 +169,15 @@ impl Framer {
 
     /// Changes the terminator; applies to input already buffered. A count starts afresh.
     pub fn set_terminator(&mut self, terminator: Terminator) {
-        self.finder = match &terminator {
-            Terminator::Bytes(bytes) => Some(memmem::Finder::new(bytes).into_owned()),
-            _ => None,
-        };
+        if let Terminator::Bytes(bytes) = &terminator {
+            let stale = self
+                .finder
+                .as_ref()
+                .is_none_or(|finder| finder.needle() != &bytes[..]);
+            if bytes.len() != 1 && stale {
+                self.finder = Some(Box::new(memmem::Finder::new(bytes).into_owned()));
+            }
+        }
         self.count_left = match terminator {
             Terminator::Count(count) => count,
             _ => 0,
@@ -394,15 +403,15 @@ impl Framer {
                     }
                 }
                 Terminator::Bytes(terminator) => {
-                    let finder = self
-                        .finder
-                        .as_ref()
-                        .expect("a bytes terminator has a finder");
                     // A one-byte terminator (a line's `\n`): memchr itself, without the
                     // substring searcher's set-up per call.
                     let found = match terminator[..] {
                         [byte] => memchr::memchr(byte, available),
-                        _ => finder.find(available),
+                        _ => self
+                            .finder
+                            .as_ref()
+                            .expect("a terminator of several bytes has a finder")
+                            .find(available),
                     };
                     if let Some(index) = found {
                         if index > 0 {
@@ -550,6 +559,29 @@ mod tests {
             out.push(std::mem::take(&mut message));
         }
         out
+    }
+
+    /// The searcher of a terminator of several bytes is made only for such terminators,
+    /// kept while the bytes stay the same, and replaced when they change; each terminator in
+    /// turn still cuts the input where it should.
+    #[test]
+    fn terminators_of_several_bytes_get_their_own_searcher() {
+        let mut framer = Framer::new(Terminator::bytes(b"\n"));
+        assert!(framer.finder.is_none(), "a line needs no searcher");
+        framer.set_terminator(Terminator::bytes(b"\r\n"));
+        assert_eq!(frames(&mut framer, b"EHLO x\r\n"), vec![b"EHLO x".to_vec()]);
+        let first = framer.finder.as_deref().map(|finder| finder as *const _);
+        framer.set_terminator(Terminator::count(2).unwrap());
+        framer.set_terminator(Terminator::bytes(b"\r\n"));
+        let kept = framer.finder.as_deref().map(|finder| finder as *const _);
+        assert_eq!(first, kept, "the same bytes keep their searcher");
+        framer.set_terminator(Terminator::bytes(b"\r\n.\r\n"));
+        assert_eq!(
+            frames(&mut framer, b"a\r\nb\r\n.\r\n"),
+            vec![b"a\r\nb".to_vec()]
+        );
+        framer.set_terminator(Terminator::bytes(b"\n"));
+        assert_eq!(frames(&mut framer, b"QUIT\r\n"), vec![b"QUIT\r".to_vec()]);
     }
 
     #[test]
