@@ -29,6 +29,8 @@ mod deadlines;
 #[path = "../../examples/echo_server/echo.rs"]
 mod echo;
 mod load;
+#[path = "../common/mio_server.rs"]
+mod mio_server;
 #[path = "../common/options.rs"]
 mod options;
 mod pattern;

@@ -43,6 +43,8 @@ mod cpu_clock;
 mod deadlines;
 #[path = "../echo/load.rs"]
 mod load;
+#[path = "../common/mio_server.rs"]
+mod mio_server;
 #[path = "../common/options.rs"]
 mod options;
 mod pattern;

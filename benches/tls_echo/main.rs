@@ -26,6 +26,8 @@ mod client;
 #[allow(dead_code)] // `process` is for the Python peers of the echo benches
 #[path = "../echo/cpu_clock.rs"]
 mod cpu_clock;
+#[path = "../common/mio_server.rs"]
+mod mio_server;
 #[path = "../common/options.rs"]
 mod options;
 mod servers;

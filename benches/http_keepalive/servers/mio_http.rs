@@ -7,9 +7,11 @@ use std::io::{self, Read, Write};
 use std::net::TcpListener as StdListener;
 
 use memchr::memmem;
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::net::TcpStream;
+use mio::{Events, Interest};
 use slab::Slab;
+
+use crate::mio_server::{LISTENER, accept_all, listen, wait};
 
 use super::BODY;
 
@@ -82,7 +84,6 @@ impl Conn {
 }
 
 pub fn serve(listener: StdListener) -> io::Result<()> {
-    const LISTENER: Token = Token(usize::MAX);
     let response = [
         format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
@@ -93,47 +94,28 @@ pub fn serve(listener: StdListener) -> io::Result<()> {
     ]
     .concat();
     let finder = memmem::Finder::new(b"\r\n\r\n");
-    listener.set_nonblocking(true)?;
-    let mut listener = TcpListener::from_std(listener);
-    let mut poll = Poll::new()?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let (mut poll, listener) = listen(listener)?;
     let mut conns: Slab<Conn> = Slab::new();
     let mut scratch = vec![0u8; READ_SIZE];
     let mut events = Events::with_capacity(1024);
     loop {
-        if let Err(e) = poll.poll(&mut events, None) {
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        wait(&mut poll, &mut events)?;
         for event in events.iter() {
             if event.token() == LISTENER {
-                loop {
-                    match listener.accept() {
-                        Ok((mut stream, _)) => {
-                            stream.set_nodelay(true)?;
-                            let entry = conns.vacant_entry();
-                            poll.registry().register(
-                                &mut stream,
-                                Token(entry.key()),
-                                Interest::READABLE | Interest::WRITABLE,
-                            )?;
-                            entry.insert(Conn {
-                                stream,
-                                partial: Vec::new(),
-                                unsent: Vec::new(),
-                            });
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            eprintln!("mio accept: {e}");
-                            break;
-                        }
-                    }
-                }
+                accept_all(
+                    "mio",
+                    &listener,
+                    poll.registry(),
+                    &mut conns,
+                    Interest::READABLE | Interest::WRITABLE,
+                    |stream| {
+                        Ok(Conn {
+                            stream,
+                            partial: Vec::new(),
+                            unsent: Vec::new(),
+                        })
+                    },
+                )?;
                 continue;
             }
             let key = event.token().0;

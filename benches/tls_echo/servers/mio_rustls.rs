@@ -18,9 +18,11 @@ use std::net::{Shutdown, TcpListener as StdListener};
 use std::sync::Arc;
 
 use ioloop::tls::rustls::{ServerConfig, ServerConnection};
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Registry, Token};
 use slab::Slab;
+
+use crate::mio_server::{LISTENER, accept_all, listen, wait};
 
 /// Above this many bytes of plaintext that rustls did not take, a connection stops reading.
 const HIGH_WATER: usize = 64 * 1024;
@@ -122,51 +124,31 @@ impl Conn {
 }
 
 pub fn serve(listener: StdListener, config: Arc<ServerConfig>) -> io::Result<()> {
-    const LISTENER: Token = Token(usize::MAX);
-    listener.set_nonblocking(true)?;
-    let mut listener = TcpListener::from_std(listener);
-    let mut poll = Poll::new()?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let (mut poll, listener) = listen(listener)?;
     let mut conns: Slab<Conn> = Slab::new();
     let mut scratch = Vec::new();
     let mut events = Events::with_capacity(1024);
     loop {
-        if let Err(e) = poll.poll(&mut events, None) {
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        wait(&mut poll, &mut events)?;
         for event in events.iter() {
             if event.token() == LISTENER {
-                loop {
-                    match listener.accept() {
-                        Ok((mut socket, _)) => {
-                            socket.set_nodelay(true)?;
-                            let tls =
-                                ServerConnection::new(config.clone()).map_err(io::Error::other)?;
-                            let entry = conns.vacant_entry();
-                            poll.registry().register(
-                                &mut socket,
-                                Token(entry.key()),
-                                Interest::READABLE,
-                            )?;
-                            entry.insert(Conn {
-                                socket,
-                                tls,
-                                pending: Vec::new(),
-                                closing: false,
-                            });
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            eprintln!("mio-rustls accept: {e}");
-                            break;
-                        }
-                    }
-                }
+                accept_all(
+                    "mio-rustls",
+                    &listener,
+                    poll.registry(),
+                    &mut conns,
+                    Interest::READABLE,
+                    |socket| {
+                        let tls =
+                            ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+                        Ok(Conn {
+                            socket,
+                            tls,
+                            pending: Vec::new(),
+                            closing: false,
+                        })
+                    },
+                )?;
                 continue;
             }
             let token = event.token();
