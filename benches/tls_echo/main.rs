@@ -26,6 +26,9 @@ mod client;
 #[allow(dead_code)] // `process` is for the Python peers of the echo benches
 #[path = "../echo/cpu_clock.rs"]
 mod cpu_clock;
+#[allow(dead_code)] // `Server` is the clear-text echo's listener; this bench has its own
+#[path = "../../examples/echo_server/echo.rs"]
+mod echo;
 #[path = "../common/mio_server.rs"]
 mod mio_server;
 #[path = "../common/options.rs"]
