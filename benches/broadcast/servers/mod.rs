@@ -5,13 +5,13 @@ mod ioloop_room;
 mod mio_room;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 
 use ioloop::selector::SelectorKind;
 
 use crate::counting_alloc;
-use crate::cpu_clock::CpuClock;
+use crate::cpu_clock::{CpuClock, serve_on_thread};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Peer {
@@ -48,25 +48,14 @@ impl Peer {
 
     /// Binds a listener on 127.0.0.1 and serves on a detached thread.
     pub fn start(self) -> io::Result<Started> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let name = format!("room-{}", self.name());
         let allocations: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
-        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                counting_alloc::count_this_thread(allocations);
-                let _ = clock_tx.send(CpuClock::this_thread());
-                let served = match self {
-                    Peer::Mio => mio_room::serve(listener),
-                    Peer::Ioloop(kind) => ioloop_room::serve(kind, listener),
-                };
-                if let Err(e) = served {
-                    eprintln!("{name}: {e}");
-                }
-            })?;
-        let clock = clock_rx.recv().unwrap_or(CpuClock(None));
+        let (addr, clock) = serve_on_thread(format!("room-{}", self.name()), move |listener| {
+            counting_alloc::count_this_thread(allocations);
+            match self {
+                Peer::Mio => mio_room::serve(listener),
+                Peer::Ioloop(kind) => ioloop_room::serve(kind, listener),
+            }
+        })?;
         Ok(Started {
             addr,
             clock,

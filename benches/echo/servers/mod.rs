@@ -8,11 +8,11 @@ mod raw_mio;
 mod tokio_ct;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use ioloop::selector::SelectorKind;
 
-use crate::cpu_clock::CpuClock;
+use crate::cpu_clock::{CpuClock, serve_on_thread};
 
 pub use python_child::ChildGuard;
 
@@ -55,25 +55,14 @@ impl Peer {
         if self == Peer::PythonAsyncore {
             return python_asyncore::start();
         }
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let name = format!("echo-{}", self.name());
-        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                let _ = clock_tx.send(CpuClock::this_thread());
-                let served = match self {
-                    Peer::Mio => raw_mio::serve(listener),
-                    Peer::Tokio => tokio_ct::serve(listener),
-                    Peer::Ioloop(kind) => ioloop_example::serve(kind, listener),
-                    Peer::PythonAsyncore => unreachable!("a child process, started above"),
-                };
-                if let Err(e) = served {
-                    eprintln!("{name}: {e}");
-                }
-            })?;
-        let clock = clock_rx.recv().unwrap_or(CpuClock(None));
-        Ok((addr, clock))
+        serve_on_thread(
+            format!("echo-{}", self.name()),
+            move |listener| match self {
+                Peer::Mio => raw_mio::serve(listener),
+                Peer::Tokio => tokio_ct::serve(listener),
+                Peer::Ioloop(kind) => ioloop_example::serve(kind, listener),
+                Peer::PythonAsyncore => unreachable!("a child process, started above"),
+            },
+        )
     }
 }

@@ -5,11 +5,11 @@ mod ioloop_http;
 mod mio_http;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use ioloop::selector::SelectorKind;
 
-use crate::cpu_clock::CpuClock;
+use crate::cpu_clock::{CpuClock, serve_on_thread};
 
 /// The body of every response (`examples/http_server.rs`'s `GET /`).
 pub const BODY: &[u8] = b"Hello, World!\n";
@@ -43,23 +43,12 @@ impl Peer {
     /// Binds a listener on 127.0.0.1 and serves on a detached thread; returns the address
     /// and the server thread's CPU clock.
     pub fn start(self) -> io::Result<(SocketAddr, CpuClock)> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let name = format!("http-{}", self.name());
-        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                let _ = clock_tx.send(CpuClock::this_thread());
-                let served = match self {
-                    Peer::Mio => mio_http::serve(listener),
-                    Peer::Ioloop(kind) => ioloop_http::serve(kind, listener),
-                };
-                if let Err(e) = served {
-                    eprintln!("{name}: {e}");
-                }
-            })?;
-        let clock = clock_rx.recv().unwrap_or(CpuClock(None));
-        Ok((addr, clock))
+        serve_on_thread(
+            format!("http-{}", self.name()),
+            move |listener| match self {
+                Peer::Mio => mio_http::serve(listener),
+                Peer::Ioloop(kind) => ioloop_http::serve(kind, listener),
+            },
+        )
     }
 }

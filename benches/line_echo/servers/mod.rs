@@ -9,13 +9,13 @@ mod python_child;
 mod tokio_lines;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use ioloop::selector::SelectorKind;
 
-use crate::cpu_clock::CpuClock;
+use crate::cpu_clock::{CpuClock, serve_on_thread};
 use crate::pattern::Framing;
 
 pub use python_child::ChildGuard;
@@ -81,26 +81,15 @@ impl Peer {
                 .join("line_echo/servers/asynchat_line_echo.py");
             return python_child::start(PYTHON, &script);
         }
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let name = format!("{}-echo-{}", framing.name(), self.name());
-        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                let _ = clock_tx.send(CpuClock::this_thread());
-                let served = match self {
-                    Peer::Mio => mio_framed::serve(framing, listener),
-                    Peer::Tokio => tokio_lines::serve(listener),
-                    Peer::Ioloop(kind) => ioloop_chat::serve(kind, framing, listener),
-                    Peer::PythonAsynchat => unreachable!("a child process, started above"),
-                };
-                if let Err(e) = served {
-                    eprintln!("{name}: {e}");
-                }
-            })?;
-        let clock = clock_rx.recv().unwrap_or(CpuClock(None));
-        Ok((addr, clock))
+        serve_on_thread(
+            format!("{}-echo-{}", framing.name(), self.name()),
+            move |listener| match self {
+                Peer::Mio => mio_framed::serve(framing, listener),
+                Peer::Tokio => tokio_lines::serve(listener),
+                Peer::Ioloop(kind) => ioloop_chat::serve(kind, framing, listener),
+                Peer::PythonAsynchat => unreachable!("a child process, started above"),
+            },
+        )
     }
 }
 

@@ -7,11 +7,11 @@ mod ioloop_tls;
 mod mio_rustls;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use ioloop::selector::SelectorKind;
 
-use crate::cpu_clock::CpuClock;
+use crate::cpu_clock::{CpuClock, serve_on_thread};
 
 /// The test certificates (`examples/tls/README.md`).
 pub const CERT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/tls");
@@ -49,23 +49,9 @@ impl Peer {
             format!("{CERT_DIR}/server.pem"),
             format!("{CERT_DIR}/server-key.pem"),
         )?;
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let name = format!("tls-{}", self.name());
-        let (clock_tx, clock_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                let _ = clock_tx.send(CpuClock::this_thread());
-                let served = match self {
-                    Peer::MioRustls => mio_rustls::serve(listener, config),
-                    Peer::Ioloop(kind) => ioloop_tls::serve(kind, listener, config),
-                };
-                if let Err(e) = served {
-                    eprintln!("{name}: {e}");
-                }
-            })?;
-        let clock = clock_rx.recv().unwrap_or(CpuClock(None));
-        Ok((addr, clock))
+        serve_on_thread(format!("tls-{}", self.name()), move |listener| match self {
+            Peer::MioRustls => mio_rustls::serve(listener, config),
+            Peer::Ioloop(kind) => ioloop_tls::serve(kind, listener, config),
+        })
     }
 }
