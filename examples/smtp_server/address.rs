@@ -206,11 +206,7 @@ fn get_dot_atom(value: &str) -> Parsed<'_, String> {
 }
 
 fn get_word(value: &str) -> Parsed<'_, String> {
-    let value = if is_cfws_leader(head(value)?) {
-        get_cfws(value)?.1
-    } else {
-        value
-    };
+    let value = skip_cfws(value)?;
     match first(value) {
         None => Err(ParseError),
         Some('"') => get_quoted_string(value),
@@ -252,11 +248,7 @@ fn get_obs_local_part(mut value: &str) -> Parsed<'_, String> {
 
 fn get_local_part(value: &str) -> Parsed<'_, String> {
     let start = value;
-    let value = if is_cfws_leader(head(value)?) {
-        get_cfws(value)?.1
-    } else {
-        value
-    };
+    let value = skip_cfws(value)?;
     if value.is_empty() {
         return Err(ParseError);
     }
@@ -310,11 +302,7 @@ fn get_domain_literal(value: &str) -> Parsed<'_, String> {
 }
 
 fn get_domain(value: &str) -> Parsed<'_, String> {
-    let value = if is_cfws_leader(head(value)?) {
-        get_cfws(value)?.1
-    } else {
-        value
-    };
+    let value = skip_cfws(value)?;
     if value.is_empty() {
         return Err(ParseError);
     }
