@@ -25,12 +25,11 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::thread;
 
 use ioloop::selector::SelectorKind;
 use ioloop::tls::rustls;
 
-use common::example::{Server, example_binary, wait_within};
+use common::example::{Server, example_binary, run_within};
 use common::kinds::per_kind;
 use common::{LIMIT, pattern};
 
@@ -82,41 +81,6 @@ fn python() -> Option<&'static str> {
     have("python3", &["-c", "import ssl, smtplib"]).then_some("python3")
 }
 
-/// Runs `command` to its end (killed and failed past [`LIMIT`] and more), with `input` on
-/// its stdin and its output collected.
-fn run(command: &mut Command, input: &[u8]) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(&input); // dropped at the end: end of file
-    });
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut data = Vec::new();
-        let _ = stdout.read_to_end(&mut data);
-        data
-    });
-    let err = thread::spawn(move || {
-        let mut data = Vec::new();
-        let _ = stderr.read_to_end(&mut data);
-        data
-    });
-    let status = wait_within(&mut child, &format!("{command:?}"), LIMIT * 2);
-    writer.join().unwrap();
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -124,11 +88,12 @@ fn text(bytes: &[u8]) -> String {
 /// Runs a Python script (`python3 -c SCRIPT ARGS…`) and returns its stdout; fails with its
 /// stderr if it fails.
 fn run_python(python: &str, script: &str, args: &[&str]) -> String {
-    let output = run(
+    let output = run_within(
         Command::new(python)
             .args(["-W", "ignore", "-c", script])
             .args(args),
         b"",
+        LIMIT * 2,
     );
     assert!(
         output.status.success(),
@@ -144,7 +109,7 @@ fn run_python(python: &str, script: &str, args: &[&str]) -> String {
 /// test CA; `extra` before the URL's path.
 fn curl(server: &Server, path: &str, extra: &[&str], input: &[u8]) -> Output {
     let port = server.addr.port();
-    run(
+    run_within(
         Command::new("curl")
             .args(["--silent", "--show-error", "--max-time", "10"])
             .args(["--cacert", &cert("ca.pem")])
@@ -152,6 +117,7 @@ fn curl(server: &Server, path: &str, extra: &[&str], input: &[u8]) -> Output {
             .args(extra)
             .arg(format!("https://localhost:{port}{path}")),
         input,
+        LIMIT * 2,
     )
 }
 
@@ -188,12 +154,13 @@ fn curl_gets_and_posts_over_https(kind: SelectorKind) {
     assert!(post.stdout == body, "the echoed body differs");
 
     let port = server.addr.port();
-    let untrusted = run(
+    let untrusted = run_within(
         Command::new("curl")
             .args(["--silent", "--max-time", "10"])
             .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
             .arg(format!("https://localhost:{port}/")),
         b"",
+        LIMIT * 2,
     );
     assert_eq!(
         untrusted.status.code(),
@@ -428,7 +395,7 @@ fn openssl_s_client_starttls_smtp(kind: SelectorKind) {
         kind,
         &with_tls(&tls, &["--hostname", "mx.test"]),
     );
-    let output = run(
+    let output = run_within(
         Command::new("openssl")
             .args(["s_client", "-starttls", "smtp"])
             .args(["-connect", &server.addr.to_string()])
@@ -436,6 +403,7 @@ fn openssl_s_client_starttls_smtp(kind: SelectorKind) {
             .args(["-CAfile", &cert("ca.pem"), "-verify_return_error"])
             .args(["-quiet"]),
         b"EHLO client.test\r\nNOOP\r\nQUIT\r\n",
+        LIMIT * 2,
     );
     let stdout = text(&output.stdout);
     assert!(
@@ -694,7 +662,7 @@ fn echo_client_over_tls(kind: SelectorKind) {
     let tls = tls_args();
     let server = Server::start("echo_server", kind, &with_tls(&tls, &[]));
     let client = |extra: &[&str]| {
-        run(
+        run_within(
             Command::new(example_binary("echo_client"))
                 .args([
                     "--addr",
@@ -706,6 +674,7 @@ fn echo_client_over_tls(kind: SelectorKind) {
                 .args(["--count", "3"])
                 .args(extra),
             b"",
+            LIMIT * 2,
         )
     };
     let good = client(&[]);
@@ -754,7 +723,11 @@ fn tls_option_errors() {
             "--tls-name needs --tls-ca",
         ),
     ] {
-        let output = run(Command::new(example_binary(example)).args(args), b"");
+        let output = run_within(
+            Command::new(example_binary(example)).args(args),
+            b"",
+            LIMIT * 2,
+        );
         assert_eq!(output.status.code(), Some(2), "{example} {args:?}");
         assert!(
             text(&output.stderr).contains(expect),
@@ -762,7 +735,7 @@ fn tls_option_errors() {
             text(&output.stderr)
         );
     }
-    let missing = run(
+    let missing = run_within(
         Command::new(example_binary("smtp_server")).args([
             "--tls-cert",
             "/nonexistent.pem",
@@ -770,6 +743,7 @@ fn tls_option_errors() {
             "/nonexistent.pem",
         ]),
         b"",
+        LIMIT * 2,
     );
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("/nonexistent.pem"));

@@ -10,47 +10,18 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::thread;
-use std::time::Duration;
 
 use ioloop::selector::SelectorKind;
 
-use common::example::{Server, example_binary, wait_within};
+use common::example::{Server, example_binary, run_within};
 use common::kinds::{per_kind, unavailable_kind};
 use common::{LIMIT, pattern};
 
 /// The echo test's payload, split over [`CONNECTIONS`].
 const TOTAL: usize = 1024 * 1024;
 const CONNECTIONS: usize = 5;
-
-/// Runs a program to completion (bounded), with its output collected.
-fn run_within(command: &mut Command, limit: Duration) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the program");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut data = Vec::new();
-        let _ = stdout.read_to_end(&mut data);
-        data
-    });
-    let err = thread::spawn(move || {
-        let mut data = Vec::new();
-        let _ = stderr.read_to_end(&mut data);
-        data
-    });
-    let status = wait_within(&mut child, "the program", limit);
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
 
 /// Echoes about 1 MiB over [`CONNECTIONS`] connections at once, each writing all its part
 /// then shutting down its sending side, and checks every byte came back in order.
@@ -98,6 +69,7 @@ fn check_echo_client(addr: SocketAddr, kind: SelectorKind) {
             "--count",
             "3",
         ]),
+        &[],
         LIMIT,
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -138,6 +110,7 @@ fn an_unavailable_selector_exits_2_naming_the_available_ones() {
                 "--selector",
                 missing.name(),
             ]),
+            &[],
             LIMIT,
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -165,6 +138,7 @@ fn the_default_selector_honours_ioloop_selector() {
             Command::new(example_binary(name))
                 .args(["--addr", "127.0.0.1:0"])
                 .env(ioloop::selector::SELECTOR_ENV, missing.name()),
+            &[],
             LIMIT,
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -186,6 +160,7 @@ fn a_malformed_address_exits_2() {
     for name in ["echo_server", "selector_callbacks", "echo_client"] {
         let output = run_within(
             Command::new(example_binary(name)).args(["--addr", "nonsense"]),
+            &[],
             LIMIT,
         );
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -2,10 +2,10 @@
 //! `--selector KIND`, read its `listening on IP:PORT` line, connect with timeouts, and stop
 //! it with SIGTERM (Unix) checking that it exits with status 0 and printed nothing more.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -40,6 +40,41 @@ pub fn example_binary(name: &str) -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// Runs `command` to its end with `input` on its stdin (then end of file) and its output
+/// collected; past `limit` it is killed and the test fails.
+pub fn run_within(command: &mut Command, input: &[u8], limit: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&input); // dropped at the end: end of file
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut data = Vec::new();
+        let _ = stdout.read_to_end(&mut data);
+        data
+    });
+    let err = thread::spawn(move || {
+        let mut data = Vec::new();
+        let _ = stderr.read_to_end(&mut data);
+        data
+    });
+    let status = wait_within(&mut child, &format!("{command:?}"), limit);
+    writer.join().unwrap();
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
 /// Waits for `child` (named `what` in failures) to exit, at most `limit`; past that, kills
