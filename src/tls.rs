@@ -203,7 +203,8 @@ pub fn tls_error(error: &io::Error) -> Option<&rustls::Error> {
     error.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
-fn invalid_data(error: rustls::Error) -> io::Error {
+/// A rustls error as the `InvalidData` error the loop reports (what [`tls_error`] finds in it).
+pub(crate) fn invalid_data(error: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 

@@ -16,6 +16,7 @@ use super::super::core::Core;
 use super::super::os_errors::is_disconnect;
 use super::super::{Context, Dispatcher, EventLoop, IoSource, Token};
 use super::{Session, TLS_CLOSE_LIMIT, TlsSlot};
+use crate::tls::invalid_data;
 
 /// A server session for `config`.
 fn server_session(config: Arc<ServerConfig>) -> io::Result<TlsSlot> {
@@ -42,10 +43,6 @@ fn client_session(
     Ok(TlsSlot {
         session: Some(Session::new(Connection::Client(conn), connect_pending)),
     })
-}
-
-fn invalid_data(error: rustls::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
 fn closed() -> io::Error {

@@ -162,7 +162,7 @@ impl Session {
             Err(error) => {
                 self.failed = true;
                 let _ = self.flush(io);
-                Err(io::Error::new(io::ErrorKind::InvalidData, error))
+                Err(crate::tls::invalid_data(error))
             }
         }
     }
