@@ -360,8 +360,7 @@ impl Framer {
             }
             let mut seen = 0usize;
             let step = self.scan(&mut |data| seen += data.len());
-            let so_far = self.discarding.unwrap_or(0).saturating_add(seen);
-            self.discarding = Some(so_far);
+            self.discard_message(seen);
             match step? {
                 Step::Frame => {
                     self.discarded = self.discarding.take();
