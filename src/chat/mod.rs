@@ -1548,9 +1548,7 @@ impl<S: 'static, H: ChatHandler<S>> Dispatcher<S> for AsyncChat<H> {
         // The message clock (ChatConfig::timeouts) runs while part of a message is held, or
         // the rest of an over-long one is being discarded (a peer trickling an endless line
         // is a slowloris too).
-        let framer = &self.channel.framer;
-        let pending =
-            framer.buffered() > 0 || !self.channel.message.is_empty() || framer.is_discarding();
+        let pending = self.channel.buffered_input() > 0 || self.channel.framer.is_discarding();
         cx.set_message_pending(pending);
         self.channel.release_if_idle();
         self.initiate_send(cx)

@@ -81,13 +81,13 @@ impl Outgoing<'_> {
 
 impl fmt::Debug for Outgoing<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, len) = match self {
-            Outgoing::Owned(data) => ("Owned", data.len()),
-            Outgoing::Shared(data) => ("Shared", data.len()),
-            Outgoing::Local(data) => ("Local", data.len()),
-            Outgoing::Borrowed(data) => ("Borrowed", data.len()),
+        let kind = match self {
+            Outgoing::Owned(_) => "Owned",
+            Outgoing::Shared(_) => "Shared",
+            Outgoing::Local(_) => "Local",
+            Outgoing::Borrowed(_) => "Borrowed",
         };
-        write!(f, "Outgoing::{kind}({len} bytes)")
+        write!(f, "Outgoing::{kind}({} bytes)", self.len())
     }
 }
 
