@@ -1120,12 +1120,7 @@ pub trait ChatHandler<S: 'static = ()>: 'static {
         cx: &mut Context<'_, S>,
         timeout: TimeoutKind,
     ) -> io::Result<()> {
-        if timeout == TimeoutKind::Connect {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
-        }
-        log::debug!(target: "ioloop::chat", "{:?}: {timeout}; closing the channel", cx.label());
-        cx.close();
-        Ok(())
+        timeout.close_by_default(cx, "ioloop::chat")
     }
 
     /// The loop is shutting down gracefully (see [`Dispatcher::handle_shutdown`]). Default:

@@ -162,6 +162,27 @@ impl std::fmt::Display for TimeoutKind {
     }
 }
 
+impl TimeoutKind {
+    /// What the default `handle_timeout` of a dispatcher and of a chat handler does: an
+    /// expired connect is a `TimedOut` error (for `handle_error`); any other limit closes
+    /// the channel, logged at debug level under `target`.
+    pub(crate) fn close_by_default<S: 'static>(
+        self,
+        cx: &mut Context<'_, S>,
+        target: &str,
+    ) -> std::io::Result<()> {
+        if self == TimeoutKind::Connect {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            ));
+        }
+        log::debug!(target: target, "{:?}: {self}; closing the channel", cx.label());
+        cx.close();
+        Ok(())
+    }
+}
+
 /// A channel's clocks: kept (boxed, one word in the channel) only while it has a limit or
 /// is lingering.
 #[derive(Debug)]

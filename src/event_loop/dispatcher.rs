@@ -636,12 +636,7 @@ pub trait Dispatcher<S: 'static = ()>: 'static {
     /// # io::Result::Ok(())
     /// ```
     fn handle_timeout(&mut self, cx: &mut Context<'_, S>, timeout: TimeoutKind) -> io::Result<()> {
-        if timeout == TimeoutKind::Connect {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
-        }
-        log::debug!(target: "ioloop::dispatcher", "{:?}: {timeout}; closing the channel", cx.label());
-        cx.close();
-        Ok(())
+        timeout.close_by_default(cx, "ioloop::dispatcher")
     }
 
     /// An error the dispatcher met outside its callbacks, while another channel reached it
