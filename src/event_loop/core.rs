@@ -1087,9 +1087,7 @@ pub(crate) fn local_addr(io: &IoSource) -> Option<SocketAddr> {
 
 /// The instant `delay` from now; a far one for delays too large for `Instant`.
 fn deadline_after(delay: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(delay)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+    super::deadlines::at(Instant::now(), delay)
 }
 
 /// A non-blocking TCP socket with a connect under way to the first of `addrs` that the OS

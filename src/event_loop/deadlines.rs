@@ -589,8 +589,9 @@ impl Running {
     }
 }
 
-/// `since + limit`, or a far instant when that overflows.
-fn at(since: Instant, limit: Duration) -> Instant {
+/// `since + limit`, or a far instant when that overflows (a limit too large for `Instant`
+/// is as good as none).
+pub(super) fn at(since: Instant, limit: Duration) -> Instant {
     since
         .checked_add(limit)
         .unwrap_or_else(|| since + Duration::from_secs(100 * 365 * 24 * 3600))
