@@ -735,8 +735,7 @@ impl<'a, S: 'static> Context<'a, S> {
     /// Other OS errors (`EBADF`, `EINVAL` for a socket that is not listening...);
     /// `Unsupported` for a plain descriptor; `NotConnected` once the channel is closed.
     pub fn accept(&mut self) -> io::Result<Option<(Socket, SockAddr)>> {
-        self.own()?;
-        let Some(own) = self.own.as_deref_mut() else {
+        let Some(own) = self.own.as_deref_mut().filter(|own| own.io.is_some()) else {
             return Err(closed());
         };
         if own.phase == Phase::Paused || !self.core.may_accept(own) {
