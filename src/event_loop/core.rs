@@ -553,37 +553,35 @@ impl<S: 'static> Core<S> {
         let noticed = channel.dispatcher.as_mut().and_then(|d| d.take_error());
         if let Some(error) = noticed {
             self.failed.push((token, error));
-        } else if may_write && self.write_ahead_wanted(token) {
+            self.update_interest(token);
+            return false;
+        }
+        // Asked once: the answer decides the write-ahead and, failing that, the interest.
+        let Some(asked) = self.ask_interest(token) else {
+            return false;
+        };
+        if may_write && self.write_ahead_wanted(token, asked) {
             super::dispatch::write_ahead(self, token); // gives it back: interest updated
             return true;
         }
-        self.update_interest(token);
+        self.apply_interest(token, asked);
         false
     }
 
-    /// Whether an idle channel should write now rather than wait for a writable event (an
-    /// optimistic write): it is established (not connecting, listening or lingering), its
-    /// `writable()` turned true, and the selector is not watching it for writing. A socket
-    /// almost always has room, so its `handle_write` usually sends everything, `writable()`
-    /// turns false again, and the selector is never told: no interest change (two
-    /// `epoll_ctl` on Linux) and no loop turn per burst of output, as in a hand-written
-    /// server that writes as soon as it has something to send. If the socket is full, `send`
-    /// gives `Ok(0)` and the channel's interest gains writing, as it did before.
-    fn write_ahead_wanted(&self, token: Token) -> bool {
+    /// Whether an idle channel whose dispatcher answered `asked` should write now rather
+    /// than wait for a writable event (an optimistic write): it is established (not
+    /// connecting, listening or lingering), its `writable()` turned true, and the selector
+    /// is not watching it for writing. A socket almost always has room, so its
+    /// `handle_write` usually sends everything, `writable()` turns false again, and the
+    /// selector is never told: no interest change (two `epoll_ctl` on Linux) and no loop
+    /// turn per burst of output, as in a hand-written server that writes as soon as it has
+    /// something to send. If the socket is full, `send` gives `Ok(0)` and the channel's
+    /// interest gains writing, as it did before.
+    fn write_ahead_wanted(&self, token: Token, asked: Option<Interest>) -> bool {
         let channel = &self.channels[token.slot];
-        if channel.registered.is_writable()
-            || !matches!(channel.phase, Phase::Open | Phase::Closing)
-        {
-            return false;
-        }
-        // A panic here is met again by `update_interest`, which closes the channel.
-        let Some(dispatcher) = &channel.dispatcher else {
-            return false;
-        };
-        channel
-            .phase
-            .interest(&**dispatcher)
-            .is_some_and(|interest| interest.is_writable())
+        !channel.registered.is_writable()
+            && matches!(channel.phase, Phase::Open | Phase::Closing)
+            && asked.is_some_and(|interest| interest.is_writable())
     }
 
     /// After handlers ran outside the dispatch of events (an optimistic write, a reported
@@ -607,11 +605,30 @@ impl<S: 'static> Core<S> {
     /// selector refused the change.
     #[inline]
     fn update_interest(&mut self, token: Token) {
+        if let Some(asked) = self.ask_interest(token) {
+            self.apply_interest(token, asked);
+        }
+    }
+
+    /// What the idle channel in `token`'s slot asks of the selector now (`Some(None)`: its
+    /// dispatcher panicked answering); `None` when it has no dispatcher or source to ask for.
+    #[inline]
+    fn ask_interest(&self, token: Token) -> Option<Option<Interest>> {
+        let channel = &self.channels[token.slot];
+        let (Some(dispatcher), Some(_)) = (&channel.dispatcher, &channel.io) else {
+            return None;
+        };
+        Some(channel.phase.interest(&**dispatcher))
+    }
+
+    /// [`update_interest`](Self::update_interest) with the dispatcher's answer in hand.
+    #[inline]
+    fn apply_interest(&mut self, token: Token, asked: Option<Interest>) {
         let channel = &mut self.channels[token.slot];
-        let (Some(dispatcher), Some(io)) = (&channel.dispatcher, &channel.io) else {
+        let Some(io) = &channel.io else {
             return;
         };
-        let Some(mut interest) = channel.phase.interest(&**dispatcher) else {
+        let Some(mut interest) = asked else {
             return self.close_after_panic(token);
         };
         if channel.tls.is_active() {
