@@ -954,7 +954,9 @@ impl<S: 'static> Core<S> {
         let until = deadline_after(ACCEPT_PAUSE);
         self.book(token).pause_exhausted(until);
         *phase = Phase::Paused;
-        self.set_timer(ACCEPT_PAUSE, token, None, TimerAction::ResumeAccept);
+        // Due at the very instant the pause ends: one clock reading for both.
+        self.timers
+            .insert(until, token, None, TimerAction::ResumeAccept);
     }
 
     /// Sets a listener's limits. `running` is the listener's running copy if its own callback
